@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages the integration tests need: Slurm + munge, OpenSSH server.
+# Idempotent: does nothing when everything is installed already.
+set -euo pipefail
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+pkgs=(slurm-wlm slurm-client munge openssh-server openssh-client rsync)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
