@@ -46,6 +46,10 @@ class OperationRequest:
     host: HostSpec = HostSpec()
     timeout: float | None = None
     workdir: str | None = None  # per-execution scratch directory
+    # What native implementations may need beyond inputs, all evaluated: {"node_properties":
+    # {...}, "requirements": {req_name: {"node": str, "type": str, "properties": {...}}},
+    # "attributes": {...}, "deployment_id": str, "execution_id": str, "workspace": str}.
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
