@@ -271,16 +271,18 @@ class NativeExecutor:
         self, run: _Run, forced: str | None, on_finished: FinishedCallback | None
     ) -> OperationResult:
         ctx = run.ctx
+        outputs: dict[str, Any] = {}
+        error: str | None = None
         if forced is not None:
             what = "cancelled" if forced == CANCELLED else f"timed out after {run.request.timeout}s"
-            error: str | None = f"operation {what}"
+            message = f"operation {what}"
             if run.error:
-                error += f" ({ctx.redact(run.error)})"
-            status, outputs = forced, {}
+                message += f" ({ctx.redact(run.error)})"
+            status, error = forced, message
         elif run.error is not None:
-            status, outputs, error = FAILED, {}, ctx.redact(run.error)
+            status, error = FAILED, ctx.redact(run.error)
         else:
-            status, outputs, error = SUCCEEDED, _redact_outputs(run.outputs, ctx), None
+            status, outputs = SUCCEEDED, _redact_outputs(run.outputs, ctx)
         result = OperationResult(
             step_id=run.request.step_id,
             status=status,
