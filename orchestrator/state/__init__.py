@@ -1,0 +1,39 @@
+"""State: deployments, node instances and attributes, executions, steps and attempts,
+events and logs, in one SQLite (WAL) file per workspace. See ``store.Store``."""
+
+from orchestrator.state.redact import REDACTED, Redactor, redact_structure
+from orchestrator.state.store import (
+    DB_NAME,
+    AttemptRecord,
+    DeploymentRecord,
+    DeploymentStatus,
+    EventRecord,
+    ExecutionRecord,
+    ExecutionStatus,
+    LogRecord,
+    NodeRecord,
+    StepRecord,
+    StepStatus,
+    Store,
+)
+
+DEFAULT_WORKSPACE = ".tosca"
+
+__all__ = [
+    "DB_NAME",
+    "DEFAULT_WORKSPACE",
+    "REDACTED",
+    "AttemptRecord",
+    "DeploymentRecord",
+    "DeploymentStatus",
+    "EventRecord",
+    "ExecutionRecord",
+    "ExecutionStatus",
+    "LogRecord",
+    "NodeRecord",
+    "Redactor",
+    "StepRecord",
+    "StepStatus",
+    "Store",
+    "redact_structure",
+]
