@@ -113,6 +113,29 @@ class SlurmCLI:
                 out[info.job_id] = info
         return out
 
+    def running_jobs(self) -> dict[str, int]:
+        """Every RUNNING job the controller holds -> its restart count (one ``squeue``).
+
+        Taken just before an urgent submission, it tells afterwards which jobs the urgent job
+        preempted (their restart count went up): see ``preempted_since``."""
+        result = self._run(["squeue", "--json"])
+        if result.returncode != 0:
+            raise SchedulerError(f"squeue failed: {_tail(result)}")
+        jobs = json.loads(result.stdout).get("jobs", [])
+        out = {}
+        for job in jobs:
+            info = job_info_from_json(job, source="squeue")
+            if info.status is JobStatus.RUNNING:
+                out[info.job_id] = info.restarts
+        return out
+
+    def preempted_since(self, snapshot: dict[str, int]) -> list[str]:
+        """Jobs of a ``running_jobs`` snapshot that have been requeued since (preempted)."""
+        if not snapshot:
+            return []
+        now = self.details(list(snapshot))
+        return sorted((j for j, info in now.items() if info.restarts > snapshot[j]), key=_id_order)
+
     def _sacct(self, ids: list[str]) -> dict[str, JobInfo]:
         base = ["sacct", "--noheader", "--parsable2", "--format=JobID,State,ExitCode"]
         modes = [self._sacct_mode] if self._sacct_mode else ["db", "completion"]
@@ -137,13 +160,14 @@ class SlurmCLI:
             return None
         state = fields["JobState"]
         reason = fields.get("Reason")
+        restarts = int(fields.get("Restarts", "0") or 0)
         return JobInfo(
             job_id,
-            map_slurm_state(state, reason, job_id),
+            map_slurm_state(state, reason, job_id, restarts),
             raw_state=normalise_state(state),
             reason=reason,
             exit_code=_exit_code(fields.get("ExitCode")),
-            restarts=int(fields.get("Restarts", "0") or 0),
+            restarts=restarts,
             partition=fields.get("Partition"),
             source="scontrol",
         )
@@ -230,13 +254,14 @@ def job_info_from_json(job: dict[str, Any], source: str) -> JobInfo:
         jid = f"{job.get('array_job_id')}_{job['array_task_id']}"
     state = job.get("job_state", "")
     reason = job.get("state_reason")
+    restarts = int(job.get("restart_cnt") or 0)
     return JobInfo(
         jid,
-        map_slurm_state(state, reason, jid),
+        map_slurm_state(state, reason, jid, restarts),
         raw_state=normalise_state(state),
         reason=reason if reason and reason != "None" else None,
         exit_code=_json_exit_code(job.get("exit_code")),
-        restarts=int(job.get("restart_cnt") or 0),
+        restarts=restarts,
         partition=job.get("partition"),
         source=source,
     )
@@ -259,6 +284,11 @@ def _exit_code(text: str | None) -> int | None:
         return None
     head = text.split(":", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+def _id_order(job_id: str) -> tuple[int, str]:
+    head = job_id.split("_", 1)[0]
+    return (int(head) if head.isdigit() else 0, job_id)
 
 
 def _tail(result: CommandResult) -> str:

@@ -68,8 +68,12 @@ def normalise_state(raw: Any) -> str:
     return text.split()[0].rstrip("+") if text else ""
 
 
-def map_slurm_state(raw: Any, reason: str | None = None, job_id: str = "?") -> JobStatus:
-    """Translate one Slurm state (any spelling above) to a JobStatus; unknown -> UNKNOWN."""
+def map_slurm_state(
+    raw: Any, reason: str | None = None, job_id: str = "?", restarts: int = 0
+) -> JobStatus:
+    """Translate one Slurm state (any spelling above) to a JobStatus; unknown -> UNKNOWN.
+
+    A PENDING job that already ran (``restarts`` > 0: preempted or requeued) is REQUEUED."""
     state = normalise_state(raw)
     status = SLURM_STATES.get(state)
     if status is None:
@@ -77,6 +81,8 @@ def map_slurm_state(raw: Any, reason: str | None = None, job_id: str = "?") -> J
         return JobStatus.UNKNOWN
     if status is JobStatus.QUEUED and reason in DEAD_PENDING_REASONS:
         return JobStatus.FAILED
+    if state == "PENDING" and restarts > 0:
+        return JobStatus.REQUEUED
     return status
 
 
