@@ -1,0 +1,130 @@
+"""PyCOMPSs-compatible task runtime (local, Slurm and dry-run backends).
+
+Programs use the decorators and API functions exported here, or import them PyCOMPSs style
+(``from pycompss.api.task import task``) when launched with ``python -m workflows.runtime``.
+Bundled workflows import from :mod:`workflows.runtime.compat`, which picks the real PyCOMPSs
+when running under ``runcompss``. See ``core`` for the exact failure semantics.
+
+Calling a task outside the launcher starts a default local runtime lazily (configured from
+the environment); it is drained and stopped at interpreter exit.
+"""
+
+from __future__ import annotations
+
+from workflows.runtime.api import (
+    TaskGroup,
+    compss_barrier,
+    compss_barrier_group,
+    compss_cancel_group,
+    compss_delete_file,
+    compss_delete_object,
+    compss_file_exists,
+    compss_get_number_of_resources,
+    compss_open,
+    compss_start,
+    compss_stop,
+    compss_wait_on,
+    compss_wait_on_directory,
+    compss_wait_on_file,
+    urgency,
+)
+from workflows.runtime.config import RuntimeConfig, load_config
+from workflows.runtime.core import Future, Runtime, get_runtime, start_runtime, stop_runtime
+from workflows.runtime.decorators import binary, constraint, http, mpi, on_failure, task
+from workflows.runtime.exceptions import (
+    COMPSsException,
+    ConstraintError,
+    HttpTaskError,
+    RuntimeTaskError,
+    TaskCancelledError,
+    TaskDefinitionError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
+from workflows.runtime.parameter import (
+    COLLECTION_FILE_IN,
+    COLLECTION_FILE_INOUT,
+    COLLECTION_FILE_OUT,
+    COLLECTION_IN,
+    COLLECTION_INOUT,
+    COLLECTION_OUT,
+    COMMUTATIVE,
+    CONCURRENT,
+    DICTIONARY_IN,
+    DICTIONARY_INOUT,
+    DICTIONARY_OUT,
+    DIRECTORY_IN,
+    DIRECTORY_INOUT,
+    DIRECTORY_OUT,
+    FILE,
+    FILE_IN,
+    FILE_INOUT,
+    FILE_OUT,
+    IN,
+    INOUT,
+    OUT,
+    Direction,
+    Type,
+)
+
+__all__ = [
+    "COLLECTION_FILE_IN",
+    "COLLECTION_FILE_INOUT",
+    "COLLECTION_FILE_OUT",
+    "COLLECTION_IN",
+    "COLLECTION_INOUT",
+    "COLLECTION_OUT",
+    "COMMUTATIVE",
+    "COMPSsException",
+    "CONCURRENT",
+    "ConstraintError",
+    "DICTIONARY_IN",
+    "DICTIONARY_INOUT",
+    "DICTIONARY_OUT",
+    "DIRECTORY_IN",
+    "DIRECTORY_INOUT",
+    "DIRECTORY_OUT",
+    "Direction",
+    "FILE",
+    "FILE_IN",
+    "FILE_INOUT",
+    "FILE_OUT",
+    "Future",
+    "HttpTaskError",
+    "IN",
+    "INOUT",
+    "OUT",
+    "Runtime",
+    "RuntimeConfig",
+    "RuntimeTaskError",
+    "TaskCancelledError",
+    "TaskDefinitionError",
+    "TaskFailedError",
+    "TaskGroup",
+    "TaskTimeoutError",
+    "Type",
+    "binary",
+    "compss_barrier",
+    "compss_barrier_group",
+    "compss_cancel_group",
+    "compss_delete_file",
+    "compss_delete_object",
+    "compss_file_exists",
+    "compss_get_number_of_resources",
+    "compss_open",
+    "compss_start",
+    "compss_stop",
+    "compss_wait_on",
+    "compss_wait_on_directory",
+    "compss_wait_on_file",
+    "constraint",
+    "get_runtime",
+    "http",
+    "load_config",
+    "mpi",
+    "on_failure",
+    "start_runtime",
+    "stop_runtime",
+    "task",
+    "urgency",
+]
