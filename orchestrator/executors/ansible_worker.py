@@ -1,0 +1,271 @@
+"""A warm Ansible process that runs operation playbooks on request (``python -m`` entry point).
+
+Ansible's start-up (imports, plugin loading, inventory) costs ~1 s here, and a fresh
+mitogen connection another ~0.5 s; paying that per operation is what makes one-process-per-
+operation orchestrators slow. This worker pays it once: it loads Ansible, then reads jobs
+from stdin and runs each through Ansible's own ``TaskQueueManager`` (real plays, real
+modules, the ``mitogen_linear`` strategy when available), streaming one JSON event per line.
+
+Protocol (JSON lines; requests on stdin, events on the file descriptor named by argv[1]):
+
+    -> {"cmd": "run", "job": N, "strategy": "...", "forks": F,
+        "ops": [{"step_id", "playbook", "inputs", "host", "outputs", "timeout", "play_vars"}]}
+    <- {"ev": "ready"}                                   once, after start-up
+    <- {"ev": "start", "job", "step_id"}                 when the op's first play starts
+    <- {"ev": "task", "job", "step_id", "task", "status", "res"}   per task result
+    <- {"ev": "end", "job", "step_id", "status", "outputs", "error"}
+    <- {"ev": "done", "job"}                             the job is over
+
+The ops of one job share a playbook: they run as ONE play over one inventory alias per op,
+so Ansible runs them in parallel (forks) and a failed host never stops the others. Inputs
+are host variables of the op's alias (or play variables when ``play_vars`` is true, for a
+single op whose playbook declares a variable of the same name). Anything Ansible prints goes
+to stderr; the event channel carries only this protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+# Result keys worth keeping in an operation's log and for its outputs.
+_KEEP = ("msg", "rc", "stdout", "stderr", "ansible_stats", "ansible_facts", "changed", "skipped")
+
+
+def _strategy_setup(strategy: str) -> str:
+    """Point Ansible at mitogen's strategy plugins when requested and importable."""
+    if strategy.startswith("mitogen"):
+        try:
+            import ansible_mitogen
+        except ImportError:
+            return "linear"
+        path = os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy")
+        os.environ["ANSIBLE_STRATEGY_PLUGINS"] = path
+    return strategy
+
+
+class _Worker:
+    def __init__(self, channel: Any, strategy: str) -> None:
+        self.channel = channel
+        self.strategy = _strategy_setup(strategy)
+        os.environ.setdefault("ANSIBLE_DEPRECATION_WARNINGS", "False")
+        os.environ.setdefault("ANSIBLE_HOST_KEY_CHECKING", "True")
+        os.environ.setdefault("ANSIBLE_RETRY_FILES_ENABLED", "False")
+        from ansible import context
+        from ansible.executor.task_queue_manager import TaskQueueManager
+        from ansible.inventory.manager import InventoryManager
+        from ansible.module_utils.common.collections import ImmutableDict
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.plugins.loader import init_plugin_loader
+        from ansible.utils.display import Display
+        from ansible.vars.manager import VariableManager
+
+        init_plugin_loader([])
+        context.CLIARGS = ImmutableDict(
+            connection="local",
+            module_path=[],
+            forks=20,
+            become=None,
+            become_method=None,
+            become_user=None,
+            check=False,
+            diff=False,
+            verbosity=0,
+            syntax=False,
+            start_at_task=None,
+        )
+        if os.environ["ANSIBLE_DEPRECATION_WARNINGS"].lower() in ("0", "false", "no"):
+            # Third-party strategies (mitogen) trigger a deprecation notice on every play whose
+            # caller lookup walks the stack (~20 ms a play); they are disabled anyway.
+            Display.deprecated = lambda *a, **k: None  # type: ignore[method-assign]
+        self.TaskQueueManager = TaskQueueManager
+        self.Callback = _build_callback_class()
+        self.loader = DataLoader()
+        self.inventory = InventoryManager(loader=self.loader, sources=[])
+        self.vm = VariableManager(loader=self.loader, inventory=self.inventory)
+        self.counter = 0
+
+    # -- protocol -------------------------------------------------------------------------
+
+    def emit(self, **event: Any) -> None:
+        self.channel.write(json.dumps(event, default=str) + "\n")
+        self.channel.flush()
+
+    def serve(self) -> None:
+        self.emit(ev="ready", pid=os.getpid(), strategy=self.strategy)
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            if request.get("cmd") == "run":
+                self.run_job(request)
+
+    # -- one job --------------------------------------------------------------------------
+
+    def _add_host(self, op: dict[str, Any]) -> str:
+        self.counter += 1
+        alias = f"op{self.counter}"
+        self.inventory.add_host(alias, group="all")
+        host = self.inventory.get_host(alias)
+        spec = op.get("host") or {}
+        if spec.get("connection", "local") == "local":
+            host.set_variable("ansible_connection", "local")
+            host.set_variable("ansible_host", "127.0.0.1")
+            host.set_variable("ansible_python_interpreter", sys.executable)
+        else:
+            host.set_variable("ansible_connection", "ssh")
+            host.set_variable("ansible_host", spec.get("address") or spec.get("name"))
+            host.set_variable("ansible_port", spec.get("port", 22))
+            host.set_variable("ansible_python_interpreter", "auto_silent")
+            if spec.get("user"):
+                host.set_variable("ansible_user", spec["user"])
+            if spec.get("private_key_file"):
+                host.set_variable("ansible_ssh_private_key_file", spec["private_key_file"])
+            if spec.get("known_hosts_file"):
+                host.set_variable(
+                    "ansible_ssh_common_args",
+                    f"-o UserKnownHostsFile={spec['known_hosts_file']} "
+                    "-o StrictHostKeyChecking=yes",
+                )
+        if not op.get("play_vars"):
+            for key, value in (op.get("inputs") or {}).items():
+                host.set_variable(key, value)
+        return alias
+
+    def run_job(self, request: dict[str, Any]) -> None:
+        from ansible.playbook import Playbook
+
+        job = request["job"]
+        ops: list[dict[str, Any]] = request["ops"]
+        strategy = _strategy_setup(request.get("strategy") or self.strategy)
+        aliases = {self._add_host(op): op for op in ops}
+        state: dict[str, dict[str, Any]] = {
+            a: {"status": "ok", "outputs": {}, "error": None} for a in aliases
+        }
+        playbook = ops[0]["playbook"]
+        callback = self.Callback(self, job, aliases, state)
+        init = getattr(callback, "_init_callback_methods", None)
+        if init is not None:  # ansible-core >= 2.19 dispatches only to implemented methods
+            init()
+        tqm = self.TaskQueueManager(
+            inventory=self.inventory,
+            variable_manager=self.vm,
+            loader=self.loader,
+            passwords={},
+            forks=max(1, min(int(request.get("forks") or 20), len(ops))),
+        )
+        tqm._callback_plugins = [callback]
+        try:
+            plays = Playbook.load(playbook, variable_manager=self.vm, loader=self.loader)
+            started = False
+            for play in plays.get_plays():
+                live = [a for a in aliases if state[a]["status"] == "ok"]
+                if not live:
+                    break
+                play.hosts = live
+                play.strategy = strategy
+                play.any_errors_fatal = False
+                timeout = max((op.get("timeout") or 0) for op in ops)
+                if timeout:
+                    play.timeout = int(timeout) + 1
+                if len(ops) == 1 and ops[0].get("play_vars"):
+                    play.vars.update(ops[0].get("inputs") or {})
+                if not started:
+                    for alias in aliases:
+                        self.emit(ev="start", job=job, step_id=aliases[alias]["step_id"])
+                    started = True
+                tqm.clear_failed_hosts()
+                tqm.run(play)
+        except Exception as exc:  # a playbook that does not load fails every op of the job
+            for alias in aliases:
+                if state[alias]["status"] == "ok":
+                    state[alias].update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            tqm.cleanup()
+        for alias, op in aliases.items():
+            st = state[alias]
+            self.emit(
+                ev="end",
+                job=job,
+                step_id=op["step_id"],
+                status=st["status"],
+                outputs=st["outputs"],
+                error=st["error"],
+            )
+            self.inventory._inventory.remove_host(self.inventory.get_host(alias))
+            self.vm.clear_facts(alias)
+        self.emit(ev="done", job=job)
+
+
+def _build_callback_class() -> type:
+    from ansible.plugins.callback import CallbackBase
+
+    class Callback(CallbackBase):  # type: ignore[misc]
+        """Turns Ansible's per-host results into per-operation events."""
+
+        CALLBACK_VERSION = 2.0
+        CALLBACK_NAME = "tosca_worker"
+
+        def __init__(self, worker: _Worker, job: int, aliases: dict, state: dict) -> None:
+            super().__init__()
+            self.worker, self.job, self.aliases, self.state = worker, job, aliases, state
+
+        def _result(self, result: Any, status: str) -> None:
+            alias = result._host.get_name()
+            op = self.aliases.get(alias)
+            if op is None:
+                return
+            raw = result._result
+            res = {k: raw[k] for k in _KEEP if k in raw}
+            st = self.state[alias]
+            stats = raw.get("ansible_stats")
+            if status == "ok" and isinstance(stats, dict):
+                st["outputs"].update(stats.get("data") or {})
+            facts = raw.get("ansible_facts")
+            if status == "ok" and isinstance(facts, dict):
+                for name in op.get("outputs") or ():
+                    if name in facts:
+                        st["outputs"][name] = facts[name]
+            if status in ("failed", "unreachable") and st["status"] == "ok":
+                st["status"] = status
+                st["error"] = f"task '{result.task_name}' {status}: {raw.get('msg', '')}".strip()
+            self.worker.emit(
+                ev="task",
+                job=self.job,
+                step_id=op["step_id"],
+                task=result.task_name,
+                status=status,
+                res=res,
+            )
+
+        def v2_runner_on_ok(self, result: Any) -> None:
+            self._result(result, "ok")
+
+        def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+            self._result(result, "ignored" if ignore_errors else "failed")
+
+        def v2_runner_on_unreachable(self, result: Any) -> None:
+            self._result(result, "unreachable")
+
+        def v2_runner_on_skipped(self, result: Any) -> None:
+            self._result(result, "skipped")
+
+    return Callback
+
+
+def main() -> None:
+    channel = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+    strategy = sys.argv[2] if len(sys.argv) > 2 else "linear"
+    # Anything Ansible prints must not corrupt the event channel: stdout goes to stderr.
+    os.dup2(2, 1)
+    t0 = time.monotonic()
+    worker = _Worker(channel, strategy)
+    print(f"ansible worker ready in {time.monotonic() - t0:.2f}s", file=sys.stderr)
+    worker.serve()
+
+
+if __name__ == "__main__":
+    main()
