@@ -65,6 +65,10 @@ class Step:
     target_state: str | None = None
     relationship: str | None = None
     workflow: str | None = None  # for delegate / inline activities
+    # Relationship operations: the requirement's two ends (``node`` is where it runs:
+    # the source for *_source operations, the target for *_target ones).
+    source: str | None = None
+    target: str | None = None
 
 
 @dataclass

@@ -1,0 +1,126 @@
+"""The edge with tosca-parser: hand it a cleaned copy, map what it reports to Problems.
+
+tosca-parser rejects ``workflows:`` and mishandles TOSCA 1.3 policy triggers and several
+functions, so the copy it gets has no workflows, no triggers, the imported types inlined
+(local imports resolved by us; URL imports left to it) and every intrinsic function
+replaced by a neutral ``concat`` (functions were checked by the loader already). Its
+collected errors become one Problem each, located through the names they quote; its
+crashes on odd input become a Problem too, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from orchestrator.errors import Location, Problem
+from orchestrator.tosca.functions import FUNCTION_NAMES
+from orchestrator.tosca.sources import TYPE_SECTIONS, Source
+
+__all__ = ["validate_with_toscaparser", "clean_copy"]
+
+_QUOTED = re.compile(r'"([^"]+)"')
+_PLACEHOLDER = {"concat": ["fn"]}
+
+
+def clean_copy(source: Source) -> dict[str, Any]:
+    """The template as plain data tosca-parser accepts (see the module docstring)."""
+    tpl = _plain(source.tpl)
+    tpl.pop("imports", None)
+    if source.url_imports:
+        tpl["imports"] = _plain(source.url_imports)
+    for section in TYPE_SECTIONS:
+        merged: dict[str, Any] = {}
+        for name, (definition, _file) in source.types.get(section, {}).items():
+            merged[name] = _plain(definition)
+        if merged:
+            tpl[section] = merged
+    topo = tpl.get("topology_template")
+    if isinstance(topo, dict):
+        topo.pop("workflows", None)
+        policies = topo.get("policies")
+        if isinstance(policies, list):
+            for entry in policies:
+                if isinstance(entry, dict):
+                    for pdef in entry.values():
+                        if isinstance(pdef, dict):
+                            pdef.pop("triggers", None)
+        for key in ("node_templates", "relationship_templates", "outputs", "policies"):
+            if key in topo:
+                topo[key] = _neutralise(topo[key])
+    return tpl
+
+
+def validate_with_toscaparser(source: Source, node_lines: dict[str, int | None]) -> list[Problem]:
+    """Run tosca-parser on the cleaned template; one located Problem per error it reports."""
+    from toscaparser.common.exception import ExceptionCollector
+    from toscaparser.tosca_template import ToscaTemplate
+
+    logging.getLogger("tosca").setLevel(logging.CRITICAL)
+    file = str(source.root_file)
+    try:
+        ToscaTemplate(yaml_dict_tpl=clean_copy(source))
+    except (KeyError, AttributeError, TypeError, ValueError, IndexError, RecursionError,
+            NotImplementedError) as exc:  # fmt: skip
+        # tosca-parser's own crash on odd input: report it as a validation error.
+        if not ExceptionCollector.exceptionsCaught():
+            name = type(exc).__name__
+            return [Problem(f"tosca-parser could not process the template ({name}: {exc})",
+                            Location(file=file))]  # fmt: skip
+    except Exception as exc:  # its ValidationError and anything else it raises
+        if not ExceptionCollector.exceptionsCaught():
+            return [Problem(_clean_message(str(exc)), Location(file=file))]
+    else:
+        return []
+    problems = []
+    for exc in ExceptionCollector.getExceptions():
+        message = _clean_message(f"{exc}")
+        problems.append(Problem(message, _locate(message, source, node_lines)))
+    ExceptionCollector.clear()
+    return problems
+
+
+def _clean_message(text: str) -> str:
+    return " ".join(text.replace("\t", " ").split())
+
+
+def _locate(message: str, source: Source, node_lines: dict[str, int | None]) -> Location:
+    file = str(source.root_file)
+    for name in _QUOTED.findall(message):
+        if name in node_lines:
+            return Location(file=file, line=node_lines[name], node=name)
+    topo = source.tpl.get("topology_template")
+    if isinstance(topo, dict):
+        for section in ("inputs", "outputs"):
+            entries = topo.get(section)
+            if isinstance(entries, dict):
+                for name in _QUOTED.findall(message):
+                    if name in entries:
+                        line = getattr(entries, "key_lines", {}).get(name)
+                        return Location(file=file, line=line, field=f"{section}.{name}")
+    for name in _QUOTED.findall(message):
+        for section, entries in source.types.items():
+            if name in entries:
+                definition, tfile = entries[name]
+                return Location(file=str(tfile), line=getattr(definition, "line", None),
+                                field=f"{section}.{name}")  # fmt: skip
+    return Location(file=file)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _neutralise(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in FUNCTION_NAMES:
+            return dict(_PLACEHOLDER)
+        return {k: _neutralise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_neutralise(v) for v in value]
+    return value

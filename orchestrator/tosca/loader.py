@@ -1,0 +1,840 @@
+"""``load(path, inputs)``: read, validate and resolve a service template into a ToscaModel.
+
+Stages: read the files (``sources``) -> our own checks with file:line locations while the
+model is built (types, properties, requirements, interfaces, functions, policies,
+workflows) -> tosca-parser on a cleaned copy (no ``workflows:``, no policy ``triggers``,
+functions replaced by neutral placeholders) for everything else it knows -> typed inputs.
+Every finding becomes one ``Problem``; all of them are raised together in one
+``ValidationError``. Bad input values raise ``UsageError``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import Location, Problem, UsageError, ValidationError
+from orchestrator.plan.model import Implementation
+from orchestrator.tosca import functions as fn
+from orchestrator.tosca.imperative import parse_workflows
+from orchestrator.tosca.model import (
+    CONFIGURE,
+    RUNNABLE,
+    STANDARD,
+    Capability,
+    InputDef,
+    NodeTemplate,
+    Operation,
+    Output,
+    Policy,
+    Requirement,
+    ToscaModel,
+)
+from orchestrator.tosca.sources import TYPE_SECTIONS, Source, read_source
+from orchestrator.tosca.types import TypeRegistry
+from orchestrator.tosca.values import (
+    apply_defaults,
+    check_constraints,
+    check_value,
+    coerce_input,
+    type_exists,
+)
+from orchestrator.tosca.yamlloc import line_of
+
+__all__ = ["load", "type_inputs"]
+
+VERSIONS = (
+    "tosca_simple_yaml_1_0",
+    "tosca_simple_yaml_1_1",
+    "tosca_simple_yaml_1_2",
+    "tosca_simple_yaml_1_3",
+)
+_TOP_KEYS = frozenset(
+    {
+        "tosca_definitions_version",
+        "namespace",
+        "metadata",
+        "description",
+        "dsl_definitions",
+        "repositories",
+        "imports",
+        "topology_template",
+        *TYPE_SECTIONS,
+    }
+)
+_TOPOLOGY_KEYS = frozenset(
+    {
+        "description",
+        "inputs",
+        "node_templates",
+        "relationship_templates",
+        "groups",
+        "policies",
+        "outputs",
+        "substitution_mappings",
+        "workflows",
+    }
+)
+_NODE_KEYS = frozenset(
+    {
+        "type",
+        "description",
+        "metadata",
+        "directives",
+        "properties",
+        "attributes",
+        "requirements",
+        "capabilities",
+        "interfaces",
+        "artifacts",
+        "node_filter",
+        "copy",
+    }
+)
+_INPUT_KEYS = frozenset(
+    {"type", "description", "required", "default", "constraints", "entry_schema", "status",
+     "metadata", "key_schema", "value"}
+)  # fmt: skip
+_ENTITIES = fn.ENTITY_KEYWORDS
+_DEFAULT_IFACE_TYPES = {"Standard": STANDARD, "Runnable": RUNNABLE, "Configure": CONFIGURE}
+
+
+def load(path: str | Path, inputs: dict[str, Any] | None = None) -> ToscaModel:
+    """Load and validate the template at ``path`` (file, directory or CSAR).
+
+    ``inputs`` (name -> value, text values are converted to the declared type) fill the
+    topology inputs. Raises ``ValidationError`` (every problem, located) for an invalid
+    template and ``UsageError`` for a missing path or bad input values.
+    """
+    source = read_source(path)
+    builder = _Builder(source)
+    try:
+        model = builder.build()
+    except RecursionError as exc:
+        raise ValidationError(
+            [Problem("template nested too deeply", Location(file=builder.file))]
+        ) from exc
+    if builder.problems:
+        raise ValidationError(_dedupe(builder.problems))
+    from orchestrator.tosca.bridge import validate_with_toscaparser
+
+    problems = validate_with_toscaparser(source, builder.nodes_raw_lines())
+    if problems:
+        raise ValidationError(problems)
+    model.input_values = type_inputs(model, inputs or {}, builder.reg)
+    return model
+
+
+def type_inputs(
+    model: ToscaModel, given: dict[str, Any], reg: TypeRegistry | None = None
+) -> dict[str, Any]:
+    """Typed values of the topology inputs: ``given`` (converted, checked) over defaults.
+
+    Raises ``UsageError`` naming the input for unknown names and invalid values.
+    """
+    reg = reg or TypeRegistry({})
+    return _type_values(model.inputs, given, reg, "input")
+
+
+def _type_values(
+    defs: dict[str, InputDef], given: dict[str, Any], reg: TypeRegistry, what: str
+) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(defs))
+    if unknown:
+        known = ", ".join(sorted(defs)) or "none"
+        raise UsageError(f"unknown {what}(s): {', '.join(unknown)} (known: {known})")
+    values: dict[str, Any] = {}
+    for name, d in defs.items():
+        if name in given:
+            value, err = coerce_input(reg, name, d.type, given[name])
+            errors = [err] if err else []
+            errors += check_value(reg, value, d.type, d.entry_schema, f"{what} '{name}'")
+            errors += check_constraints(value, d.constraints, f"{what} '{name}'")
+            if errors:
+                raise UsageError("; ".join(errors))
+            values[name] = value
+        elif d.has_default:
+            values[name] = d.default
+    return values
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[str] = set()
+    out = []
+    for p in problems:
+        key = str(p)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+class _Builder:
+    """Builds the model and collects problems; one instance per load."""
+
+    def __init__(self, source: Source) -> None:
+        self.src = source
+        self.reg = TypeRegistry(source.types)
+        self.problems: list[Problem] = list(source.problems)
+        self.file = str(source.root_file)
+        self.tpl = source.tpl
+        self.input_names: set[str] = set()
+        self.nodes: dict[str, NodeTemplate] = {}
+        self._raw_nodes: Any = {}
+
+    # -- helpers -------------------------------------------------------------------------
+    def problem(self, message: str, container: Any = None, key: Any = None, **where: Any) -> None:
+        file = where.pop("file", None) or self.file
+        line = line_of(container, key) if container is not None else None
+        self.problems.append(Problem(message, Location(file=file, line=line, **where)))
+
+    def nodes_raw_lines(self) -> dict[str, int | None]:
+        raw = self._raw_nodes if isinstance(self._raw_nodes, dict) else {}
+        return {str(k): line_of(raw, k) for k in raw}
+
+    def parse_value(self, value: Any, loc: Location, input_names: set[str] | None = None) -> Any:
+        """Parse intrinsic functions in ``value``; bad ones become problems at ``loc``."""
+        try:
+            parsed = fn.parse(value)
+        except fn.FunctionSyntaxError as exc:
+            self.problems.append(Problem(str(exc), loc))
+            return value
+        names = self.input_names if input_names is None else input_names | self.input_names
+        for f in fn.functions_in(parsed):
+            if isinstance(f, fn.GetInput) and f.input_name not in names:
+                self.problems.append(Problem(f"get_input of unknown input '{f.input_name}'", loc))
+            entity = getattr(f, "entity", None)
+            if entity is not None and entity not in _ENTITIES and entity not in self._node_names:
+                self.problems.append(Problem(f"{f.name} refers to unknown node '{entity}'", loc))
+        return parsed
+
+    @property
+    def _node_names(self) -> set[str]:
+        raw = self._raw_nodes
+        return {str(k) for k in raw} if isinstance(raw, dict) else set()
+
+    # -- top level -----------------------------------------------------------------------
+    def build(self) -> ToscaModel:
+        tpl = self.tpl
+        version = tpl.get("tosca_definitions_version")
+        if version is None:
+            self.problem("missing required field 'tosca_definitions_version'", tpl)
+        elif version not in VERSIONS:
+            self.problem(
+                f"unsupported tosca_definitions_version {version!r} (use one of "
+                f"{', '.join(VERSIONS)})",
+                tpl,
+                "tosca_definitions_version",
+            )
+        for key in tpl:
+            if key not in _TOP_KEYS:
+                self.problem(f"unknown top-level field '{key}'", tpl, key)
+        self._check_custom_types()
+        topo = tpl.get("topology_template")
+        model = ToscaModel(
+            path=self.src.root_file,
+            base_dir=self.src.base_dir,
+            version=str(version),
+            description=str(tpl.get("description") or "").strip(),
+            metadata=dict(tpl.get("metadata") or {})
+            if isinstance(tpl.get("metadata"), dict)
+            else {},
+        )
+        if topo is None:
+            self.problem("missing 'topology_template'", tpl)
+            return model
+        if not isinstance(topo, dict):
+            self.problem("'topology_template' must be a mapping", tpl, "topology_template")
+            return model
+        for key in topo:
+            if key not in _TOPOLOGY_KEYS:
+                self.problem(f"unknown field '{key}' in topology_template", topo, key)
+        model.inputs = self.parse_inputs(topo.get("inputs"), "topology", Location(file=self.file))
+        self.input_names = set(model.inputs)
+        self._raw_nodes = topo.get("node_templates")
+        model.nodes = self._nodes(topo)
+        self.nodes = model.nodes
+        self._resolve_requirements(model, topo)
+        model.outputs = self._outputs(topo.get("outputs"))
+        model.policies = self._policies(topo.get("policies"))
+        model.workflows, wf_problems = parse_workflows(
+            topo.get("workflows"), model.nodes, self.file, self.parse_inputs, self.parse_value
+        )
+        self.problems += wf_problems
+        model.node_types = {
+            name: self.reg.get("node_types", name) for name in self.reg.defs["node_types"]
+        }
+        model.input_values = {n: d.default for n, d in model.inputs.items() if d.has_default}
+        return model
+
+    def _check_custom_types(self) -> None:
+        for (section, name), file in self.reg.files.items():
+            d = self.reg.get(section, name)
+            f = str(file)
+            parent = d.get("derived_from")
+            if parent is not None and not self.reg.has(section, str(parent)):
+                self.problem(
+                    f"type '{name}' derives from unknown type '{parent}'",
+                    d,
+                    "derived_from",
+                    file=f,
+                )
+            elif self.reg.derivation_cycle(section, name):
+                self.problem(f"type '{name}' derives from itself", d, "derived_from", file=f)
+            for key in ("properties", "attributes"):
+                defs = d.get(key)
+                if not isinstance(defs, dict):
+                    continue
+                for pname, pdef in defs.items():
+                    ptype = pdef.get("type") if isinstance(pdef, dict) else None
+                    if not type_exists(self.reg, ptype):
+                        self.problem(
+                            f"{key[:-1]} '{pname}' of type '{name}' has unknown type {ptype!r}",
+                            defs,
+                            pname,
+                            file=f,
+                        )
+
+    # -- inputs --------------------------------------------------------------------------
+    def parse_inputs(self, raw: Any, owner: str, loc: Location) -> dict[str, InputDef]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problems.append(Problem(f"{owner} inputs must be a mapping", loc))
+            return {}
+        out: dict[str, InputDef] = {}
+        for name, d in raw.items():
+            where = Location(file=loc.file, line=line_of(raw, name), field=f"inputs.{name}")
+            if not isinstance(d, dict):
+                self.problems.append(Problem(f"input '{name}' must be a mapping", where))
+                continue
+            for key in d:
+                if key not in _INPUT_KEYS:
+                    self.problems.append(Problem(f"input '{name}': unknown field '{key}'", where))
+            itype = d.get("type", "string")
+            if not type_exists(self.reg, itype):
+                self.problems.append(Problem(f"input '{name}' has unknown type {itype!r}", where))
+                itype = "string"
+            idef = InputDef(
+                name=str(name),
+                type=str(itype),
+                description=str(d.get("description") or ""),
+                required=d.get("required", True) is not False,
+                default=d.get("default"),
+                has_default="default" in d,
+                constraints=list(d.get("constraints") or []),
+                entry_schema=d.get("entry_schema"),
+                location=where,
+            )
+            if idef.has_default:
+                msgs = check_value(self.reg, idef.default, idef.type, idef.entry_schema,
+                                   f"default of input '{name}'")  # fmt: skip
+                msgs += check_constraints(idef.default, idef.constraints, f"input '{name}'")
+                self.problems += [Problem(m, where) for m in msgs]
+            out[idef.name] = idef
+        return out
+
+    # -- node templates ------------------------------------------------------------------
+    def _nodes(self, topo: Any) -> dict[str, NodeTemplate]:
+        raw = topo.get("node_templates")
+        if raw is None or not isinstance(raw, dict) or not raw:
+            self.problem("topology_template needs at least one node template", topo,
+                         "node_templates" if "node_templates" in topo else None)  # fmt: skip
+            return {}
+        nodes: dict[str, NodeTemplate] = {}
+        for name, nt in raw.items():
+            node = self._node(str(name), nt, raw)
+            if node is not None:
+                nodes[node.name] = node
+        return nodes
+
+    def _node(self, name: str, nt: Any, raw: Any) -> NodeTemplate | None:
+        loc = Location(file=self.file, line=line_of(raw, name), node=name)
+        if not isinstance(nt, dict):
+            self.problems.append(Problem("a node template must be a mapping", loc))
+            return None
+        for key in nt:
+            if key not in _NODE_KEYS:
+                self.problems.append(Problem(f"unknown field '{key}'", _at(loc, line_of(nt, key))))
+        ntype = nt.get("type")
+        if not isinstance(ntype, str) or not ntype:
+            self.problems.append(Problem("missing required field 'type'", loc))
+            return None
+        if not self.reg.has("node_types", ntype):
+            self.problems.append(
+                Problem(f"unknown node type '{ntype}'", _at(loc, line_of(nt, "type"), "type"))
+            )
+            return None
+        node = NodeTemplate(
+            name=name,
+            type=ntype,
+            types=self.reg.ancestry("node_types", ntype),
+            description=str(nt.get("description") or ""),
+            metadata=dict(nt.get("metadata") or {}) if isinstance(nt.get("metadata"), dict) else {},
+            location=loc,
+        )
+        node.properties = self._properties("node_types", ntype, nt, "properties", loc)
+        node.attributes = self._attributes(ntype, nt, loc)
+        node.capabilities = self._capabilities(ntype, nt, loc)
+        artifacts = self._artifacts(ntype, nt)
+        node.interfaces, node.interface_types = self._interfaces(
+            "node_types", ntype, nt.get("interfaces"), nt, loc, artifacts
+        )
+        return node
+
+    def _properties(
+        self, section: str, tname: str, tpl: Any, key: str, loc: Location
+    ) -> dict[str, Any]:
+        defs = self.reg.merged_map(section, tname, key)
+        given = tpl.get(key) if isinstance(tpl, dict) else None
+        if given is None:
+            given = {}
+        if not isinstance(given, dict):
+            self.problems.append(Problem(f"'{key}' must be a mapping", _at(loc, line_of(tpl, key))))
+            given = {}
+        values: dict[str, Any] = {}
+        for pname, pdef in defs.items():
+            if isinstance(pdef, dict) and "default" in pdef:
+                values[pname] = pdef["default"]
+        for pname, value in given.items():
+            where = _at(loc, line_of(given, pname), str(pname))
+            pdef = defs.get(pname)
+            if not isinstance(pdef, dict):
+                known = ", ".join(sorted(defs)) or "none"
+                self.problems.append(
+                    Problem(
+                        f"unknown {key[:-1]} '{pname}' for type '{tname}' (known: {known})", where
+                    )  # fmt: skip
+                )
+                continue
+            parsed = self.parse_value(value, where)
+            ptype = str(pdef.get("type", "string"))
+            msgs = check_value(self.reg, parsed, ptype, pdef.get("entry_schema"), str(pname))
+            msgs += check_constraints(parsed, pdef.get("constraints"), str(pname))
+            self.problems += [Problem(m, where) for m in msgs]
+            values[str(pname)] = apply_defaults(self.reg, parsed, ptype)
+        if key == "properties":
+            for pname, pdef in defs.items():
+                required = not isinstance(pdef, dict) or pdef.get("required", True) is not False
+                if required and pname not in values:
+                    self.problems.append(
+                        Problem(f"missing required property '{pname}'", _at(loc, None, pname))
+                    )
+        return values
+
+    def _attributes(self, ntype: str, nt: Any, loc: Location) -> dict[str, Any]:
+        defs = self.reg.merged_map("node_types", ntype, "attributes")
+        values = {
+            k: d["default"] for k, d in defs.items() if isinstance(d, dict) and "default" in d
+        }
+        given = nt.get("attributes") or {}
+        if not isinstance(given, dict):
+            self.problems.append(Problem("'attributes' must be a mapping", loc))
+            return values
+        for name, value in given.items():
+            values[str(name)] = self.parse_value(value, _at(loc, line_of(given, name), str(name)))
+        return values
+
+    def _capabilities(self, ntype: str, nt: Any, loc: Location) -> dict[str, Capability]:
+        defs = self.reg.merged_map("node_types", ntype, "capabilities")
+        caps: dict[str, Capability] = {}
+        for cname, cdef in defs.items():
+            ctype = cdef if isinstance(cdef, str) else (cdef or {}).get("type", "")
+            caps[str(cname)] = Capability(str(cname), str(ctype))
+        given = nt.get("capabilities") or {}
+        if not isinstance(given, dict):
+            self.problems.append(Problem("'capabilities' must be a mapping", loc))
+            return caps
+        for cname, cval in given.items():
+            where = _at(loc, line_of(given, cname), f"capabilities.{cname}")
+            if cname not in caps:
+                self.problems.append(Problem(f"unknown capability '{cname}'", where))
+                continue
+            cap = caps[cname]
+            if isinstance(cval, dict) and cap.type and self.reg.has("capability_types", cap.type):
+                cap.properties = self._properties(
+                    "capability_types", cap.type, cval, "properties", where
+                )
+        return caps
+
+    def _artifacts(self, ntype: str, nt: Any) -> dict[str, tuple[str, str | None]]:
+        arts = self.reg.merged_map("node_types", ntype, "artifacts")
+        if isinstance(nt.get("artifacts"), dict):
+            arts.update(nt["artifacts"])
+        out: dict[str, tuple[str, str | None]] = {}
+        for name, a in arts.items():
+            if isinstance(a, str):
+                out[str(name)] = (a, None)
+            elif isinstance(a, dict) and isinstance(a.get("file"), str):
+                out[str(name)] = (a["file"], a.get("type"))
+        return out
+
+    # -- interfaces ----------------------------------------------------------------------
+    def _interfaces(
+        self,
+        section: str,
+        tname: str,
+        given: Any,
+        container: Any,
+        loc: Location,
+        artifacts: dict[str, tuple[str, str | None]],
+    ) -> tuple[dict[str, dict[str, Operation]], dict[str, str]]:
+        """Merge interface operations: the type chain root first, then the template's."""
+        ops: dict[str, dict[str, Operation]] = {}
+        itypes: dict[str, str] = {}
+        for t in reversed(self.reg.ancestry(section, tname)):
+            defs = self.reg.get(section, t).get("interfaces")
+            file = self.reg.files.get((section, t))
+            from_profile = file is None or file in self.src.profile_files
+            base = self.src.base_dir if from_profile else Path(file).parent  # type: ignore[arg-type]
+            if isinstance(defs, dict):
+                for iname, idef in defs.items():
+                    self._merge_interface(ops, itypes, str(iname), idef, base, artifacts, None)
+        if given is None:
+            return ops, itypes
+        where = _at(loc, line_of(container, "interfaces"), "interfaces")
+        if not isinstance(given, dict):
+            self.problems.append(Problem("'interfaces' must be a mapping", where))
+            return ops, itypes
+        for iname, idef in given.items():
+            iloc = _at(loc, line_of(given, iname), f"interfaces.{iname}")
+            if iname not in itypes and not (isinstance(idef, dict) and idef.get("type")):
+                known = ", ".join(sorted(itypes)) or "none"
+                self.problems.append(Problem(f"unknown interface '{iname}' (known: {known})", iloc))
+                continue
+            self._merge_interface(ops, itypes, str(iname), idef, self.src.base_dir, artifacts, iloc)
+        return ops, itypes
+
+    def _merge_interface(
+        self,
+        ops: dict[str, dict[str, Operation]],
+        itypes: dict[str, str],
+        iname: str,
+        idef: Any,
+        base: Path,
+        artifacts: dict[str, tuple[str, str | None]],
+        check_at: Location | None,
+    ) -> None:
+        if not isinstance(idef, dict):
+            if check_at is not None:
+                self.problems.append(Problem(f"interface '{iname}' must be a mapping", check_at))
+            return
+        itype = str(idef.get("type") or itypes.get(iname) or _DEFAULT_IFACE_TYPES.get(iname, ""))
+        if itype and not self.reg.has("interface_types", itype) and check_at is not None:
+            self.problems.append(Problem(f"unknown interface type '{itype}'", check_at))
+        itypes[iname] = itype
+        declared = self.reg.interface_operations(itype) if itype else set()
+        iface = ops.setdefault(iname, {})
+        entries = {
+            k: v
+            for k, v in idef.items()
+            if k not in ("type", "inputs", "description", "notifications", "operations")
+        }
+        if isinstance(idef.get("operations"), dict):
+            entries.update(idef["operations"])
+        shared_inputs = idef.get("inputs") if isinstance(idef.get("inputs"), dict) else {}
+        for opname, odef in entries.items():
+            oloc = (
+                _at(check_at, line_of(idef, opname), f"interfaces.{iname}.{opname}")
+                if check_at
+                else Location()
+            )
+            if check_at is not None and opname not in declared and opname not in iface:
+                self.problems.append(
+                    Problem(f"operation '{opname}' is not declared by interface '{iname}'", oloc)
+                )
+                continue
+            op = iface.get(opname) or Operation(
+                name=str(opname), interface=iname, interface_type=itype
+            )
+            self._merge_operation(op, odef, base, artifacts, oloc)
+            iface[str(opname)] = op
+        if shared_inputs:
+            parsed = self.parse_value(shared_inputs, check_at or Location())
+            for op in iface.values():
+                op.inputs = {**parsed, **op.inputs}
+
+    def _merge_operation(
+        self,
+        op: Operation,
+        odef: Any,
+        base: Path,
+        artifacts: dict[str, tuple[str, str | None]],
+        loc: Location,
+    ) -> None:
+        if odef is None:
+            return
+        if isinstance(odef, str):
+            op.implementation = self._implementation(odef, base, artifacts, loc)
+            return
+        if not isinstance(odef, dict):
+            self.problems.append(Problem(f"operation '{op.name}' must be a string or mapping", loc))
+            return
+        if "implementation" in odef:
+            op.implementation = self._implementation(odef["implementation"], base, artifacts, loc)
+        if isinstance(odef.get("inputs"), dict):
+            inputs = {k: (v.get("default") if _is_param_def(v) else v)
+                      for k, v in odef["inputs"].items()}  # fmt: skip
+            op.inputs = {**op.inputs, **self.parse_value(inputs, loc)}
+        if isinstance(odef.get("outputs"), dict):
+            op.outputs = {**op.outputs, **odef["outputs"]}
+        if odef.get("description"):
+            op.description = str(odef["description"])
+        op.location = loc
+
+    def _implementation(
+        self, impl: Any, base: Path, artifacts: dict[str, tuple[str, str | None]], loc: Location
+    ) -> Implementation | None:
+        primary: Any = impl
+        atype: str | None = None
+        deps: tuple[str, ...] = ()
+        timeout: float | None = None
+        if isinstance(impl, dict):
+            primary = impl.get("primary")
+            if isinstance(primary, dict):
+                atype = primary.get("type")
+                primary = primary.get("file")
+            raw_deps = impl.get("dependencies") or []
+            if isinstance(raw_deps, list):
+                deps = tuple(
+                    d if isinstance(d, str) else str((d or {}).get("file", "")) for d in raw_deps
+                )
+            t = impl.get("timeout")
+            timeout = float(t) if isinstance(t, int | float) and not isinstance(t, bool) else None
+        if not isinstance(primary, str) or not primary:
+            self.problems.append(Problem("an implementation needs a primary artifact", loc))
+            return None
+        if primary in artifacts:
+            primary, atype = artifacts[primary][0], artifacts[primary][1] or atype
+        return Implementation(
+            primary=primary,
+            artifact_type=atype,
+            dependencies=deps,
+            timeout=timeout,
+            base_dir=str(base),
+        )
+
+    # -- requirements --------------------------------------------------------------------
+    def _resolve_requirements(self, model: ToscaModel, topo: Any) -> None:
+        raw = topo.get("node_templates") or {}
+        rel_templates = topo.get("relationship_templates") or {}
+        if not isinstance(rel_templates, dict):
+            self.problem(
+                "'relationship_templates' must be a mapping", topo, "relationship_templates"
+            )
+            rel_templates = {}
+        for name, node in model.nodes.items():
+            reqs = raw[name].get("requirements")
+            if reqs is None:
+                continue
+            where = _at(node.location, line_of(raw[name], "requirements"), "requirements")
+            if not isinstance(reqs, list):
+                self.problems.append(Problem("'requirements' must be a list", where))
+                continue
+            defs = self.reg.merged_requirements(node.type)
+            counts: dict[str, int] = {}
+            for entry in reqs:
+                req = self._requirement(node, entry, defs, rel_templates, where, model)
+                if req is not None:
+                    node.requirements.append(req)
+                    counts[req.name] = counts.get(req.name, 0) + 1
+            for rname, count in counts.items():
+                occ = defs.get(rname, {}).get("occurrences")
+                upper = occ[1] if isinstance(occ, list) and len(occ) == 2 else 1
+                if isinstance(upper, int) and count > upper:
+                    self.problems.append(
+                        Problem(
+                            f"requirement '{rname}' used {count} times (at most {upper})", where
+                        )  # fmt: skip
+                    )
+
+    def _requirement(
+        self,
+        node: NodeTemplate,
+        entry: Any,
+        defs: dict[str, dict[str, Any]],
+        rel_templates: Any,
+        where: Location,
+        model: ToscaModel,
+    ) -> Requirement | None:
+        line = line_of(entry) or where.line
+        loc = _at(where, line)
+        if not isinstance(entry, dict) or len(entry) != 1:
+            self.problems.append(Problem("each requirement must be a one-key mapping", loc))
+            return None
+        ((rname, value),) = entry.items()
+        rloc = _at(where, line, f"requirements.{rname}")
+        rdef = defs.get(str(rname))
+        if rdef is None:
+            known = ", ".join(sorted(defs)) or "none"
+            self.problems.append(Problem(f"unknown requirement '{rname}' (known: {known})", rloc))
+            return None
+        spec = {"node": value} if isinstance(value, str) else value
+        if not isinstance(spec, dict) or not isinstance(spec.get("node"), str):
+            self.problems.append(Problem(f"requirement '{rname}' must name a target node", rloc))
+            return None
+        target = spec["node"]
+        if target not in model.nodes:
+            if self.reg.has("node_types", target) or target not in self._node_names:
+                self.problems.append(
+                    Problem(
+                        f"requirement '{rname}' targets unknown node template '{target}'", rloc
+                    )  # fmt: skip
+                )
+            return None
+        wanted = rdef.get("node")
+        if isinstance(wanted, str) and not model.nodes[target].is_a(wanted):
+            self.problems.append(
+                Problem(
+                    f"requirement '{rname}' needs a node of type '{wanted}', "
+                    f"but '{target}' is a '{model.nodes[target].type}'",
+                    rloc,
+                )
+            )
+            return None
+        return self._relationship(str(rname), target, spec, rdef, rel_templates, rloc, model)
+
+    def _relationship(
+        self,
+        rname: str,
+        target: str,
+        spec: dict[str, Any],
+        rdef: dict[str, Any],
+        rel_templates: Any,
+        loc: Location,
+        model: ToscaModel,
+    ) -> Requirement | None:
+        rel = spec.get("relationship", rdef.get("relationship", "tosca.relationships.DependsOn"))
+        rel_template: str | None = None
+        given_ifaces: Any = None
+        props_tpl: Any = {}
+        if isinstance(rel, dict):
+            given_ifaces = rel.get("interfaces")
+            props_tpl = rel
+            rel = rel.get("type", rdef.get("relationship", "tosca.relationships.DependsOn"))
+        elif isinstance(rel, str) and rel in rel_templates:
+            rel_template = rel
+            rt = rel_templates[rel] if isinstance(rel_templates[rel], dict) else {}
+            rel = rt.get("type", "tosca.relationships.DependsOn")
+            given_ifaces = rt.get("interfaces")
+            props_tpl = rt
+        if isinstance(rel, dict):  # relationship definition in the type: {type: ...}
+            rel = rel.get("type", "tosca.relationships.DependsOn")
+        if not isinstance(rel, str) or not self.reg.has("relationship_types", rel):
+            self.problems.append(Problem(f"unknown relationship type {rel!r}", loc))
+            return None
+        ifaces, _ = self._interfaces("relationship_types", rel, given_ifaces, props_tpl, loc, {})
+        cap = spec.get("capability", rdef.get("capability"))
+        return Requirement(
+            name=rname,
+            target=target,
+            relationship=rel,
+            relationship_template=rel_template,
+            capability=cap if isinstance(cap, str) else None,
+            relationship_types=self.reg.ancestry("relationship_types", rel),
+            properties=self._properties("relationship_types", rel, props_tpl, "properties", loc),
+            interfaces=ifaces,
+            location=loc,
+        )
+
+    # -- outputs and policies ------------------------------------------------------------
+    def _outputs(self, raw: Any) -> dict[str, Output]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem("'outputs' must be a mapping", raw)
+            return {}
+        outs: dict[str, Output] = {}
+        for name, d in raw.items():
+            loc = Location(file=self.file, line=line_of(raw, name), field=f"outputs.{name}")
+            if not isinstance(d, dict) or "value" not in d:
+                self.problems.append(Problem(f"output '{name}' needs a 'value'", loc))
+                continue
+            outs[str(name)] = Output(
+                str(name), self.parse_value(d["value"], loc), str(d.get("description") or ""), loc
+            )
+        return outs
+
+    def _policies(self, raw: Any) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if isinstance(raw, dict):  # tolerate the mapping form; tosca-parser wants a list
+            raw_items = list(raw.items())
+            container = raw
+        elif isinstance(raw, list):
+            raw_items = []
+            for entry in raw:
+                if isinstance(entry, dict) and len(entry) == 1:
+                    raw_items.append((next(iter(entry)), next(iter(entry.values())), entry))
+                else:
+                    self.problems.append(
+                        Problem("each policy must be a one-key mapping",
+                                Location(file=self.file, line=line_of(entry) or line_of(raw)))
+                    )  # fmt: skip
+            container = None
+        else:
+            self.problem("'policies' must be a list", raw)
+            return {}
+        policies: dict[str, Policy] = {}
+        for item in raw_items:
+            name, pdef = item[0], item[1]
+            holder = container if container is not None else item[2]
+            policy = self._policy(str(name), pdef, Location(
+                file=self.file, line=line_of(holder, name), field=f"policies.{name}"))  # fmt: skip
+            if policy is not None:
+                policies[policy.name] = policy
+        return policies
+
+    def _policy(self, name: str, pdef: Any, loc: Location) -> Policy | None:
+        if not isinstance(pdef, dict):
+            self.problems.append(Problem(f"policy '{name}' must be a mapping", loc))
+            return None
+        ptype = pdef.get("type")
+        if not isinstance(ptype, str) or not self.reg.has("policy_types", ptype):
+            self.problems.append(Problem(f"policy '{name}' has unknown type {ptype!r}", loc))
+            return None
+        targets = pdef.get("targets") or []
+        if not isinstance(targets, list):
+            self.problems.append(Problem(f"policy '{name}': targets must be a list", loc))
+            targets = []
+        for t in targets:
+            if t not in self._node_names:
+                self.problems.append(Problem(f"policy '{name}' targets unknown node '{t}'", loc))
+        triggers = pdef.get("triggers") or {}
+        if not isinstance(triggers, dict):
+            self.problems.append(Problem(f"policy '{name}': triggers must be a mapping", loc))
+            triggers = {}
+        for tname, tdef in triggers.items():
+            if not isinstance(tdef, dict) or "event" not in tdef or "action" not in tdef:
+                self.problems.append(
+                    Problem(f"policy '{name}': trigger '{tname}' needs 'event' and 'action'", loc)
+                )
+        return Policy(
+            name=name,
+            type=ptype,
+            types=self.reg.ancestry("policy_types", ptype),
+            targets=[str(t) for t in targets],
+            properties=self._properties("policy_types", ptype, pdef, "properties", loc),
+            triggers=dict(triggers),
+            description=str(pdef.get("description") or ""),
+            location=loc,
+        )
+
+
+def _at(loc: Location, line: int | None, field: str | None = None) -> Location:
+    """``loc`` moved to ``line`` (when known) with ``field`` set."""
+    return Location(
+        file=loc.file,
+        line=line if line is not None else loc.line,
+        column=None,
+        node=loc.node,
+        operation=loc.operation,
+        field=field if field is not None else loc.field,
+    )
+
+
+def _is_param_def(value: Any) -> bool:
+    """A TOSCA 1.3 operation input *definition* ({type:..., default:...}) rather than a value."""
+    return isinstance(value, dict) and "type" in value and set(value) <= {
+        "type", "default", "description", "required", "constraints", "entry_schema", "value",
+    }  # fmt: skip
