@@ -1,0 +1,1 @@
+"""The ``tosca`` command line (typer). See ``orchestrator.cli.main``."""
