@@ -222,9 +222,7 @@ class Runtime:
         if kind is Future:
             deps.append(value.task)
             return
-        if kind in _IMMUTABLE:
-            return
-        param: Parameter = task.spec.params.get(name, IN)
+        param: Parameter = task.spec.params.get(name, IN) if task.spec.params else IN
         if param.is_file:
             items = value if param.type == Type.COLLECTION else (value,)
             for item in items:
@@ -232,6 +230,8 @@ class Runtime:
                     deps.append(item.task)
                 elif isinstance(item, (str, os.PathLike)):
                     self._scan_file(task, param, os.path.abspath(os.fspath(item)), deps)
+            return
+        if kind in _IMMUTABLE:
             return
         if kind is list or kind is tuple or kind is dict:
             self._scan_nested(value, deps, 0)
