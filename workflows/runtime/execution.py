@@ -152,10 +152,8 @@ def kill_process_group(proc: subprocess.Popen[Any]) -> None:
     """SIGKILL a process started with ``start_new_session=True`` and all it spawned; reap it."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored
         proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-        pass
 
 
 def run_command(
