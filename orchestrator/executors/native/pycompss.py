@@ -1,0 +1,358 @@
+"""``eflows4hpc.nodes.PyCOMPSsJob``: ``Runnable.submit`` / ``run`` / ``cancel`` without Ansible.
+
+- ``submit`` builds the job from the node's properties (``submission_params``, ``application``),
+  the operation inputs (workflow inputs; ``qos``, ``num_nodes``, ``extra_compss_opts`` and
+  ``user_id`` override the properties) and the execution's urgency level (the site's
+  ``urgency_levels`` mapping), then hands it to the site's scheduler
+  (``orchestrator.slurm.get_scheduler``). On a site with COMPSs (``compss_available``, or
+  ``enqueue_compss`` found after loading ``pycompss_modules``) it runs ``enqueue_compss`` and
+  parses ``Submitted batch job N``; otherwise the job runs
+  ``python -m workflows.runtime <command> <arguments...>`` (an sbatch script on Slurm, a
+  detached process on a ``scheduler: local`` site). Outputs ``TOSCA_JOB_ID``.
+- ``run`` reports ``TOSCA_JOB_STATUS`` (an ``orchestrator.jobs.JobStatus``); once the job
+  ended its stdout / stderr are copied to ``<workdir>/logs/`` and their tail logged. For an
+  urgent or emergency job it also reports the jobs it preempted (``TOSCA_PREEMPTED_JOBS``).
+- ``cancel`` cancels ``TOSCA_JOB_ID`` (idempotent).
+
+Workflow inputs are exported to the job as environment variables; for a variable ``x`` the
+value of ``<Node>_PyCOMPSs_x`` beats ``PyCOMPSs_x``, which beats ``x``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import JobError, SchedulerError
+from orchestrator.jobs import JobStatus
+from orchestrator.slurm import (
+    JobSpec,
+    LocalScheduler,
+    Scheduler,
+    SlurmCLI,
+    apply_urgency,
+    get_scheduler,
+    resolve_urgency,
+)
+from orchestrator.slurm.cli import _tail
+
+__all__ = ["build_job", "cancel", "export_env", "run", "submit"]
+
+logger = logging.getLogger(__name__)
+
+_OVERRIDES = ("qos", "num_nodes", "extra_compss_opts", "user_id")
+_SUBMITTED = re.compile(r"Submitted batch job (\d+)")
+_LOG_TAIL_LINES = 40
+# Sites probed for enqueue_compss once per process: (login host, modules) -> found.
+_COMPSS_PROBES: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+
+# -- inputs -> job ---------------------------------------------------------------------------------
+def export_env(node: str, values: dict[str, Any]) -> dict[str, str]:
+    """Job environment variables; precedence ``x`` < ``PyCOMPSs_x`` < ``<node>_PyCOMPSs_x``."""
+    ranked: dict[str, tuple[int, str]] = {}
+    node_prefix, generic = f"{node}_PyCOMPSs_", "PyCOMPSs_"
+    for key, value in values.items():
+        if key.startswith("TOSCA_") or value is None:
+            continue
+        if key.startswith(node_prefix):
+            name, rank = key[len(node_prefix) :], 3
+        elif key.startswith(generic):
+            name, rank = key[len(generic) :], 2
+        else:
+            name, rank = key, 1
+        if not name.isidentifier():
+            continue  # not a valid variable name: nothing the job could read
+        text = value if isinstance(value, str) else json.dumps(value)
+        if name not in ranked or rank > ranked[name][0]:
+            ranked[name] = (rank, text)
+    return {name: text for name, (_, text) in sorted(ranked.items())}
+
+
+def _arguments(application: dict[str, Any]) -> list[str]:
+    args = application.get("arguments") or []
+    if isinstance(args, str):
+        return shlex.split(args)
+    return [a if isinstance(a, str) else json.dumps(a) for a in args]
+
+
+def _params(props: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    params = dict(props.get("submission_params") or {})
+    for key in _OVERRIDES:
+        if inputs.get(key) not in (None, ""):
+            params[key] = inputs[key]
+    return params
+
+
+def _urgency_level(ctx: Any, inputs: dict[str, Any]) -> str | None:
+    context = ctx.context or {}
+    level = context.get("urgency") or inputs.get("urgency") or inputs.get("urgency_level")
+    return str(level) if level else None
+
+
+def job_dir(ctx: Any) -> Path:
+    """Where the job runs and writes stdout / stderr: ``<workdir>/jobs/<node>``.
+
+    Deterministic, so ``run`` finds the logs that ``submit`` asked for."""
+    return Path(ctx.workdir).resolve() / "jobs" / ctx.node
+
+
+def build_job(ctx: Any, inputs: dict[str, Any], compss: bool) -> tuple[JobSpec, list[str] | None]:
+    """The JobSpec for the runtime path, and the ``enqueue_compss`` argv when ``compss``."""
+    props = dict(ctx.context.get("node_properties") or {})
+    env_props = ctx.environment
+    application = dict(props.get("application") or {})
+    command = application.get("command")
+    if not command:
+        raise JobError(f"PyCOMPSsJob '{ctx.node}': application.command is required")
+    params = _params(props, inputs)
+    workflow_inputs = {**(ctx.context.get("workflow_inputs") or {}), **inputs}
+    env = export_env(ctx.node, workflow_inputs)
+    urgency = resolve_urgency(_urgency_level(ctx, inputs), env_props.get("urgency_levels"))
+    jdir = job_dir(ctx)
+    nodes = int(params.get("num_nodes") or 1)
+    base = JobSpec(
+        name=f"{ctx.node}-{str(ctx.context.get('execution_id') or 'x')[:8]}",
+        argv=[
+            str(params.get("python_interpreter") or _default_python(env_props)),
+            "-m",
+            "workflows.runtime",
+            str(command),
+            *_arguments(application),
+        ],
+        workdir=str(jdir),
+        env=env,
+        qos=str(params["qos"]) if params.get("qos") else None,
+        nodes=nodes if env_props.get("scheduler") == "slurm" else None,
+        output=str(jdir / "slurm-%j.out"),
+        error=str(jdir / "slurm-%j.err"),
+    )
+    spec = apply_urgency(base, urgency)
+    if not compss:
+        return spec, None
+    return spec, _enqueue_argv(spec, params, application)
+
+
+def _default_python(env_props: dict[str, Any]) -> str:
+    # Same host (local site or local Slurm): this interpreter has the bundled runtime.
+    login = str(env_props.get("login_host") or "localhost")
+    return sys.executable if login in ("localhost", "127.0.0.1", "") else "python3"
+
+
+def _enqueue_argv(spec: JobSpec, params: dict[str, Any], application: dict[str, Any]) -> list[str]:
+    argv = [
+        "enqueue_compss",
+        f"--job_name={spec.name}",
+        f"--num_nodes={params.get('num_nodes') or 1}",
+    ]
+    qos = params.get("qos")
+    if qos:
+        argv.append(f"--qos={qos}")
+    if spec.partition:
+        argv.append(f"--queue={spec.partition}")
+    if spec.reservation:
+        argv.append(f"--reservation={spec.reservation}")
+    if spec.time_limit:
+        argv.append(f"--exec_time={spec.time_limit}")
+    if params.get("python_interpreter"):
+        argv.append(f"--python_interpreter={params['python_interpreter']}")
+    container = dict(application.get("container_opts") or {})
+    for key in ("container_image", "container_compss_path", "container_opts"):
+        if container.get(key):
+            argv.append(f"--{key}={container[key]}")
+    argv += shlex.split(str(params.get("extra_compss_opts") or ""))
+    argv += [str(application["command"]), *_arguments(application)]
+    return argv
+
+
+# -- scheduler -----------------------------------------------------------------------------------
+def _scheduler(ctx: Any, inputs: dict[str, Any]) -> Scheduler:
+    props = dict(ctx.environment)
+    if inputs.get("user_id"):
+        props["user"] = str(inputs["user_id"])  # upstream: submit as the triggering user
+    req = (ctx.context.get("requirements") or {}).get("environment") or {}
+    site = str(req.get("node") or "site") if isinstance(req, dict) else "site"
+    return get_scheduler(
+        props, workspace=ctx.context.get("workspace"), secret=ctx.secret, site_name=site
+    )
+
+
+def _has_compss(ctx: Any, sched: Scheduler) -> bool:
+    env_props = ctx.environment
+    if env_props.get("compss_available"):
+        return True
+    modules = tuple(str(m) for m in env_props.get("pycompss_modules") or [])
+    if not modules or not isinstance(sched, SlurmCLI):
+        return False
+    key = (str(env_props.get("login_host") or "localhost"), modules)
+    if key not in _COMPSS_PROBES:
+        probe = _module_shell(modules, "command -v enqueue_compss")
+        result = sched.runner.run(["bash", "-lc", probe], timeout=30)
+        _COMPSS_PROBES[key] = result.returncode == 0 and bool(result.stdout.strip())
+    return _COMPSS_PROBES[key]
+
+
+def _module_shell(modules: tuple[str, ...], command: str) -> str:
+    load = f"module load {shlex.join(modules)} >/dev/null 2>&1; " if modules else ""
+    return load + command
+
+
+# -- operations ----------------------------------------------------------------------------------
+def submit(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Submit the application; returns ``{"TOSCA_JOB_ID": id}``. Raises JobError."""
+    sched = _scheduler(ctx, inputs)
+    compss = _has_compss(ctx, sched)
+    spec, enqueue = build_job(ctx, inputs, compss)
+    jdir = Path(spec.workdir or ".")
+    if isinstance(sched, SlurmCLI) and not _is_local(sched):
+        sched.runner.run(["mkdir", "-p", str(jdir)], timeout=30)  # on the login node
+    else:
+        jdir.mkdir(parents=True, exist_ok=True)
+    snapshot = _preemption_snapshot(sched, spec)
+    try:
+        job_id = sched.submit(spec) if enqueue is None else _enqueue(sched, ctx, spec, enqueue)
+    except SchedulerError as exc:
+        raise JobError(f"PyCOMPSsJob '{ctx.node}': submission failed: {exc.message}") from exc
+    if snapshot is not None:
+        (Path(ctx.workdir) / f"{ctx.node}.preempt.json").write_text(
+            json.dumps({"job_id": job_id, "running": snapshot})
+        )
+    where = f"partition {spec.partition}" if spec.partition else "default partition"
+    ctx.log(logging.INFO, f"submitted job {job_id} to {sched.name} ({where})")
+    return {"TOSCA_JOB_ID": job_id}
+
+
+def _is_local(sched: SlurmCLI) -> bool:
+    from orchestrator.slurm.base import LocalRunner
+
+    return isinstance(sched.runner, LocalRunner)
+
+
+def _preemption_snapshot(sched: Scheduler, spec: JobSpec) -> dict[str, int] | None:
+    # Only for jobs sent to a preempting partition: costs one squeue (~20 ms).
+    if spec.partition and spec.partition != "batch" and isinstance(sched, SlurmCLI):
+        try:
+            return sched.running_jobs()
+        except SchedulerError as exc:
+            logger.warning("cannot record running jobs before an urgent submit: %s", exc)
+    return None
+
+
+def _enqueue(sched: Scheduler, ctx: Any, spec: JobSpec, argv: list[str]) -> str:
+    if not isinstance(sched, SlurmCLI):
+        raise JobError(f"PyCOMPSsJob '{ctx.node}': enqueue_compss needs the Slurm CLI backend")
+    modules = tuple(str(m) for m in ctx.environment.get("pycompss_modules") or [])
+    exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in spec.env.items())
+    script = f"cd {shlex.quote(spec.workdir or '.')} && {exports}" + _module_shell(
+        modules, shlex.join(argv)
+    )
+    result = sched.runner.run(["bash", "-lc", script], timeout=120)
+    match = _SUBMITTED.search(result.stdout)
+    if result.returncode != 0 or not match:
+        raise SchedulerError(f"enqueue_compss failed: {_tail(result)}")
+    return match.group(1)
+
+
+def run(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """One status poll of ``TOSCA_JOB_ID``: ``{"TOSCA_JOB_STATUS": ..., ...}``."""
+    job_id = inputs.get("TOSCA_JOB_ID")
+    if not job_id:
+        raise JobError(f"PyCOMPSsJob '{ctx.node}': run needs TOSCA_JOB_ID (from submit)")
+    job_id = str(job_id)
+    sched = _scheduler(ctx, inputs)
+    try:
+        info = sched.details([job_id])[job_id]
+    except SchedulerError as exc:
+        raise JobError(f"PyCOMPSsJob '{ctx.node}': status of job {job_id}: {exc.message}") from exc
+    outputs: dict[str, Any] = {"TOSCA_JOB_STATUS": info.status.value}
+    if info.exit_code is not None and info.status.is_terminal:
+        outputs["TOSCA_JOB_EXIT_CODE"] = info.exit_code
+    preempted = _report_preempted(ctx, sched, job_id, info.status)
+    if preempted is not None:
+        outputs["TOSCA_PREEMPTED_JOBS"] = preempted
+    if info.status.is_terminal:
+        outputs.update(_fetch_logs(ctx, sched, job_id))
+        ctx.log(
+            logging.INFO if info.status.is_success else logging.ERROR,
+            f"job {job_id} ended {info.status.value}"
+            + (f" (exit code {info.exit_code})" if info.exit_code is not None else "")
+            + (f", reason {info.reason}" if info.reason else ""),
+        )
+    return outputs
+
+
+def _report_preempted(
+    ctx: Any, sched: Scheduler, job_id: str, status: JobStatus
+) -> list[str] | None:
+    path = Path(ctx.workdir) / f"{ctx.node}.preempt.json"
+    if status is JobStatus.QUEUED or not path.exists() or not isinstance(sched, SlurmCLI):
+        return None
+    data = json.loads(path.read_text())
+    if data.get("job_id") != job_id:
+        return None
+    if "preempted" not in data:
+        data["preempted"] = sched.preempted_since(
+            {str(k): int(v) for k, v in data.get("running", {}).items()}
+        )
+        path.write_text(json.dumps(data))
+        if data["preempted"]:
+            ctx.log(
+                logging.WARNING,
+                f"job {job_id} preempted (requeued) jobs {', '.join(data['preempted'])}",
+            )
+    return list(data["preempted"])
+
+
+def _fetch_logs(ctx: Any, sched: Scheduler, job_id: str) -> dict[str, Any]:
+    """Copy the job's stdout / stderr to ``<workdir>/logs/`` and log their tails."""
+    if isinstance(sched, LocalScheduler):
+        sources = {
+            "stdout": sched.job_dir(job_id) / "stdout",
+            "stderr": sched.job_dir(job_id) / "stderr",
+        }
+    else:
+        jdir = job_dir(ctx)
+        sources = {"stdout": jdir / f"slurm-{job_id}.out", "stderr": jdir / f"slurm-{job_id}.err"}
+    logs = Path(ctx.workdir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {}
+    for stream, src in sources.items():
+        text = _read(sched, src)
+        if text is None:
+            continue
+        dest = logs / f"{ctx.node}.{job_id}.{stream}"
+        dest.write_text(text)
+        out[f"TOSCA_JOB_{stream.upper()}"] = str(dest)
+        tail = "\n".join(text.splitlines()[-_LOG_TAIL_LINES:])
+        if tail:
+            ctx.log(logging.INFO, f"job {job_id} {stream}:\n{tail}")
+    return out
+
+
+def _read(sched: Scheduler, path: Path) -> str | None:
+    if isinstance(sched, SlurmCLI) and not _is_local(sched):
+        result = sched.runner.run(["cat", str(path)], timeout=60)
+        return result.stdout if result.returncode == 0 else None
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return None
+
+
+def cancel(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Cancel ``TOSCA_JOB_ID`` (nothing to do without one); returns the last status."""
+    job_id = inputs.get("TOSCA_JOB_ID")
+    if not job_id:
+        return {}
+    sched = _scheduler(ctx, inputs)
+    try:
+        sched.cancel(str(job_id))
+    except SchedulerError as exc:
+        raise JobError(f"PyCOMPSsJob '{ctx.node}': cancel of job {job_id}: {exc.message}") from exc
+    ctx.log(logging.INFO, f"cancelled job {job_id}")
+    return {"TOSCA_JOB_STATUS": JobStatus.CANCELLED.value}
