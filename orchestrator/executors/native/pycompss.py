@@ -251,7 +251,8 @@ def _enqueue(sched: Scheduler, ctx: Any, spec: JobSpec, argv: list[str]) -> str:
     script = f"cd {shlex.quote(spec.workdir or '.')} && {exports}" + _module_shell(
         modules, shlex.join(argv)
     )
-    result = sched.runner.run(["bash", "-lc", script], timeout=120)
+    # A login shell only when modules must be loaded (it resets PATH from the site profile).
+    result = sched.runner.run(["bash", "-lc" if modules else "-c", script], timeout=120)
     match = _SUBMITTED.search(result.stdout)
     if result.returncode != 0 or not match:
         raise SchedulerError(f"enqueue_compss failed: {_tail(result)}")
