@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import processes_with, read_events, run_launcher
+from rt_helpers import processes_with, read_events, run_launcher
 
 from workflows.runtime import (
     FILE_IN,
