@@ -10,6 +10,7 @@ Every finding becomes one ``Problem``; all of them are raised together in one
 
 from __future__ import annotations
 
+import graphlib
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from orchestrator.tosca.values import (
     apply_defaults,
     check_constraints,
     check_value,
+    check_value_at,
     coerce_input,
     type_exists,
 )
@@ -96,6 +98,7 @@ _INPUT_KEYS = frozenset(
      "metadata", "key_schema", "value"}
 )  # fmt: skip
 _ENTITIES = fn.ENTITY_KEYWORDS
+_SINGULAR = {"properties": "property", "attributes": "attribute"}
 _DEFAULT_IFACE_TYPES = {"Standard": STANDARD, "Runnable": RUNNABLE, "Configure": CONFIGURE}
 
 
@@ -289,7 +292,7 @@ class _Builder:
                     ptype = pdef.get("type") if isinstance(pdef, dict) else None
                     if not type_exists(self.reg, ptype):
                         self.problem(
-                            f"{key[:-1]} '{pname}' of type '{name}' has unknown type {ptype!r}",
+                            f"{_SINGULAR[key]} '{pname}' of type '{name}' has unknown type {ptype!r}",
                             defs,
                             pname,
                             file=f,
@@ -403,15 +406,18 @@ class _Builder:
                 known = ", ".join(sorted(defs)) or "none"
                 self.problems.append(
                     Problem(
-                        f"unknown {key[:-1]} '{pname}' for type '{tname}' (known: {known})", where
+                        f"unknown {_SINGULAR[key]} '{pname}' for type '{tname}' (known: {known})",
+                        where,
                     )  # fmt: skip
                 )
                 continue
             parsed = self.parse_value(value, where)
             ptype = str(pdef.get("type", "string"))
-            msgs = check_value(self.reg, parsed, ptype, pdef.get("entry_schema"), str(pname))
-            msgs += check_constraints(parsed, pdef.get("constraints"), str(pname))
-            self.problems += [Problem(m, where) for m in msgs]
+            found = check_value_at(self.reg, parsed, ptype, pdef.get("entry_schema"), str(pname))
+            if not found:
+                found = [((), m) for m in check_constraints(parsed, pdef.get("constraints"), pname)]
+            for path, message in found:
+                self.problems.append(Problem(message, _at(where, _deepest_line(value, path))))
             values[str(pname)] = apply_defaults(self.reg, parsed, ptype)
         if key == "properties":
             for pname, pdef in defs.items():
@@ -624,29 +630,46 @@ class _Builder:
             )
             rel_templates = {}
         for name, node in model.nodes.items():
-            reqs = raw[name].get("requirements")
-            if reqs is None:
-                continue
-            where = _at(node.location, line_of(raw[name], "requirements"), "requirements")
-            if not isinstance(reqs, list):
-                self.problems.append(Problem("'requirements' must be a list", where))
-                continue
-            defs = self.reg.merged_requirements(node.type)
-            counts: dict[str, int] = {}
-            for entry in reqs:
-                req = self._requirement(node, entry, defs, rel_templates, where, model)
-                if req is not None:
-                    node.requirements.append(req)
-                    counts[req.name] = counts.get(req.name, 0) + 1
-            for rname, count in counts.items():
-                occ = defs.get(rname, {}).get("occurrences")
-                upper = occ[1] if isinstance(occ, list) and len(occ) == 2 else 1
-                if isinstance(upper, int) and count > upper:
-                    self.problems.append(
-                        Problem(
-                            f"requirement '{rname}' used {count} times (at most {upper})", where
-                        )  # fmt: skip
-                    )
+            self._node_requirements(model, name, node, raw, rel_templates)
+        self._check_requirement_cycles(model)
+
+    def _check_requirement_cycles(self, model: ToscaModel) -> None:
+        graph = {name: {r.target for r in n.requirements} for name, n in model.nodes.items()}
+        try:
+            graphlib.TopologicalSorter(graph).prepare()
+        except graphlib.CycleError as exc:
+            cycle = [str(s) for s in exc.args[1]]
+            first = model.nodes[cycle[0]]
+            self.problems.append(
+                Problem(f"requirements form a cycle: {' -> '.join(cycle)}", first.location)
+            )
+
+    def _node_requirements(
+        self, model: ToscaModel, name: str, node: NodeTemplate, raw: Any, rel_templates: Any
+    ) -> None:
+        reqs = raw[name].get("requirements")
+        if reqs is None:
+            return
+        where = _at(node.location, line_of(raw[name], "requirements"), "requirements")
+        if not isinstance(reqs, list):
+            self.problems.append(Problem("'requirements' must be a list", where))
+            return
+        defs = self.reg.merged_requirements(node.type)
+        counts: dict[str, int] = {}
+        for entry in reqs:
+            req = self._requirement(node, entry, defs, rel_templates, where, model)
+            if req is not None:
+                node.requirements.append(req)
+                counts[req.name] = counts.get(req.name, 0) + 1
+        for rname, count in counts.items():
+            occ = defs.get(rname, {}).get("occurrences")
+            upper = occ[1] if isinstance(occ, list) and len(occ) == 2 else 1
+            if isinstance(upper, int) and count > upper:
+                self.problems.append(
+                    Problem(
+                        f"requirement '{rname}' used {count} times (at most {upper})", where
+                    )  # fmt: skip
+                )
 
     def _requirement(
         self,
@@ -831,6 +854,21 @@ def _at(loc: Location, line: int | None, field: str | None = None) -> Location:
         operation=loc.operation,
         field=field if field is not None else loc.field,
     )
+
+
+def _deepest_line(value: Any, path: tuple[Any, ...]) -> int | None:
+    """The line of the deepest element of ``path`` found in the located ``value``."""
+    best = None
+    for key in path:
+        line = line_of(value, key) if isinstance(value, dict) else None
+        if isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+            line = line_of(value[key]) or line_of(value)
+        best = line or best
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            break
+    return best
 
 
 def _is_param_def(value: Any) -> bool:

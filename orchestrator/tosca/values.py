@@ -16,7 +16,15 @@ import yaml
 from orchestrator.tosca.functions import Function
 from orchestrator.tosca.types import PRIMITIVE_TYPES, TypeRegistry
 
-__all__ = ["apply_defaults", "check_constraints", "check_value", "coerce_input", "type_exists"]
+__all__ = [
+    "apply_defaults",
+    "check_constraints",
+    "check_value",
+    "check_value_at",
+    "coerce_input",
+    "scalar_seconds",
+    "type_exists",
+]
 
 _SCALAR_UNITS = {
     "scalar-unit.size": {
@@ -56,6 +64,32 @@ def check_value(
     depth: int = 0,
 ) -> list[str]:
     """Messages describing why ``value`` is not a valid ``type_name`` (empty when it is)."""
+    return [m for _, m in check_value_at(reg, value, type_name, entry_schema, what, depth)]
+
+
+def check_value_at(
+    reg: TypeRegistry,
+    value: Any,
+    type_name: str,
+    entry_schema: Any = None,
+    what: str = "value",
+    depth: int = 0,
+    path: tuple[Any, ...] = (),
+) -> list[tuple[tuple[Any, ...], str]]:
+    """Like ``check_value``, each message paired with the key path inside ``value``."""
+    return [(path, m) if isinstance(m, str) else m
+            for m in _check(reg, value, type_name, entry_schema, what, depth, path)]  # fmt: skip
+
+
+def _check(
+    reg: TypeRegistry,
+    value: Any,
+    type_name: str,
+    entry_schema: Any,
+    what: str,
+    depth: int,
+    path: tuple[Any, ...],
+) -> list[Any]:
     if isinstance(value, Function) or depth > _MAX_DEPTH:
         return []
     if value is None:
@@ -89,57 +123,69 @@ def check_value(
     if t == "list":
         if not isinstance(value, list):
             return [f"{what}: {_show(value)} is not a list"]
-        return _check_entries(reg, enumerate(value), entry_schema, what, depth)
+        return _check_entries(reg, enumerate(value), entry_schema, what, depth, path)
     if t == "map":
         if not isinstance(value, dict):
             return [f"{what}: {_show(value)} is not a map"]
-        return _check_entries(reg, value.items(), entry_schema, what, depth)
+        return _check_entries(reg, value.items(), entry_schema, what, depth, path)
     if t in ("tosca.datatypes.json", "tosca.datatypes.xml", "null"):
         return []
     if reg.has("data_types", t):
-        return _check_datatype(reg, value, t, what, depth)
+        return _check_datatype(reg, value, t, what, depth, path)
     return [f"{what}: unknown type '{t}'"]
 
 
 def _check_entries(
-    reg: TypeRegistry, items: Any, entry_schema: Any, what: str, depth: int
-) -> list[str]:
+    reg: TypeRegistry, items: Any, entry_schema: Any, what: str, depth: int, path: tuple[Any, ...]
+) -> list[Any]:
     if entry_schema is None:
         return []
     schema = entry_schema if isinstance(entry_schema, dict) else {"type": entry_schema}
     etype = schema.get("type")
     if not isinstance(etype, str):
         return []
-    out: list[str] = []
+    out: list[Any] = []
     for key, item in items:
         sub = f"{what}[{key!r}]" if isinstance(key, str) else f"{what}[{key}]"
-        out += check_value(reg, item, etype, schema.get("entry_schema"), sub, depth + 1)
-        out += check_constraints(item, schema.get("constraints"), sub)
+        found = check_value_at(reg, item, etype, schema.get("entry_schema"), sub, depth + 1,
+                               (*path, key))  # fmt: skip
+        if not found:
+            found = [
+                ((*path, key), m) for m in check_constraints(item, schema.get("constraints"), sub)
+            ]
+        out += found
     return out
 
 
-def _check_datatype(reg: TypeRegistry, value: Any, t: str, what: str, depth: int) -> list[str]:
+def _check_datatype(
+    reg: TypeRegistry, value: Any, t: str, what: str, depth: int, path: tuple[Any, ...]
+) -> list[Any]:
     # A data type derived from a primitive (e.g. a constrained string).
     for ancestor in reg.ancestry("data_types", t):
         parent = reg.get("data_types", ancestor).get("derived_from")
         if isinstance(parent, str) and parent in PRIMITIVE_TYPES:
             out = check_value(reg, value, parent, None, what, depth + 1)
-            return out + check_constraints(value, reg.get("data_types", t).get("constraints"), what)
+            return out or check_constraints(
+                value, reg.get("data_types", t).get("constraints"), what
+            )
     if not isinstance(value, dict):
         return [f"{what}: {_show(value)} is not a {t} (expected a map of its properties)"]
     props = reg.merged_map("data_types", t, "properties")
-    out = []
+    out: list[Any] = []
     for key, item in value.items():
         pdef = props.get(key)
         if not isinstance(pdef, dict):
             known = ", ".join(sorted(props)) or "none"
-            out.append(f"{what}: unknown field '{key}' for {t} (known: {known})")
+            out.append(((*path, key), f"{what}: unknown field '{key}' for {t} (known: {known})"))
             continue
         sub = f"{what}.{key}"
-        out += check_value(
-            reg, item, str(pdef.get("type", "string")), pdef.get("entry_schema"), sub, depth + 1
-        )
-        out += check_constraints(item, pdef.get("constraints"), sub)
+        found = check_value_at(reg, item, str(pdef.get("type", "string")),
+                               pdef.get("entry_schema"), sub, depth + 1, (*path, key))  # fmt: skip
+        if not found:
+            found = [
+                ((*path, key), m) for m in check_constraints(item, pdef.get("constraints"), sub)
+            ]
+        out += found
     for key, pdef in props.items():
         if (
             isinstance(pdef, dict)
