@@ -53,9 +53,32 @@ from orchestrator.jobs import JobStatus
 from orchestrator.plan.model import CALL_OPERATION, DELEGATE, INLINE, SET_STATE, Plan, Step
 from orchestrator.state.store import ExecutionStatus, StepStatus, Store
 
-__all__ = ["Engine", "EngineEvent", "RunResult", "StepOutcome", "JOB_ID", "JOB_STATUS"]
+__all__ = [
+    "Engine",
+    "EngineEvent",
+    "RunResult",
+    "StepOutcome",
+    "JOB_ID",
+    "JOB_STATUS",
+    "LIFECYCLE_STATES",
+]
 
 log = logging.getLogger(__name__)
+
+# Node states set around the operations of the declarative workflows (install/uninstall):
+# (state while it runs, state once it succeeded). A failed operation leaves the node in
+# ERROR_STATE. Custom workflows set states with their own set_state steps.
+LIFECYCLE_STATES = {
+    ("Standard", "create"): ("creating", "created"),
+    ("Standard", "configure"): ("configuring", "configured"),
+    ("Standard", "start"): ("starting", "started"),
+    ("Standard", "stop"): ("stopping", "stopped"),
+    ("Standard", "delete"): ("deleting", "deleted"),
+    ("Runnable", "submit"): ("submitting", "submitted"),
+    ("Runnable", "run"): ("executing", "executed"),
+}
+ERROR_STATE = "error"
+DECLARATIVE = frozenset({"install", "deploy", "uninstall", "undeploy"})
 
 JOB_ID = "TOSCA_JOB_ID"
 JOB_STATUS = "TOSCA_JOB_STATUS"
@@ -168,6 +191,7 @@ class Engine:
         self._jobs_cancelled: set[str] = set()
         self._resume: dict[str, tuple[str, str | None]] = {}  # step -> (token, job id)
         self._deployment_id = ""
+        self._auto_states = plan.workflow in DECLARATIVE
 
     # -- public -----------------------------------------------------------------------------
 
@@ -336,6 +360,10 @@ class Engine:
         if key not in self.executors:
             self._fail_unstarted(sorter, step, f"no '{key}' executor configured")
             return
+        states = self._lifecycle(step)
+        if states and step.node and self.state.node_states.get(step.node) != states[0]:
+            self.store.set_node_state(self._deployment_id, step.node, states[0], self.execution_id)
+            self.state.node_states[step.node] = states[0]
         self._in_flight += 1
         if _is_op(step, "Runnable", "run"):
             self._pool.submit(self._guard, self._poll_job, work)
@@ -356,6 +384,11 @@ class Engine:
         ):
             return "on_failure branch not taken"
         return None
+
+    def _lifecycle(self, step: Step) -> tuple[str, str] | None:
+        if not self._auto_states or not step.node or step.relationship:
+            return None
+        return LIFECYCLE_STATES.get((short_interface(step.interface), step.operation or ""))
 
     def _executor_key(self, step: Step) -> str:
         impl = step.implementation
@@ -486,6 +519,13 @@ class Engine:
         if result.status == TIMED_OUT and not error:
             error = "operation timed out"
         attrs = (step.node, self._attribute_updates(step, outputs)) if ok and step.node else None
+        states = self._lifecycle(step)
+        node_state = None
+        if states and step.node:
+            if ok:
+                node_state = (step.node, states[1])
+            elif step_status == StepStatus.FAILED:
+                node_state = (step.node, ERROR_STATE)
         self.store.finish_attempt(
             self.execution_id,
             step.id,
@@ -498,6 +538,7 @@ class Engine:
             ended_at=result.ended_at or None,
             step_status=step_status,
             attributes=attrs,
+            node_state=node_state,
         )
         if ok and _is_op(step, "Runnable", "submit") and outputs.get(JOB_ID) is not None:
             self.store.set_job_id(self.execution_id, step.id, work.number, str(outputs[JOB_ID]))
@@ -791,6 +832,11 @@ class Engine:
         step = self._steps[outcome.step_id]
         outcome.node, outcome.operation = step.node, step.operation
         self._outcomes[outcome.step_id] = outcome
+        states = self._lifecycle(step)
+        if states and step.node and outcome.status == StepStatus.SUCCEEDED:
+            self.state.node_states[step.node] = states[1]
+        elif states and step.node and outcome.status == StepStatus.FAILED:
+            self.state.node_states[step.node] = ERROR_STATE
         if outcome.status == StepStatus.SUCCEEDED and step.node and step.operation:
             key = (step.node, short_interface(step.interface), step.operation)
             self.state.operation_outputs[key] = dict(outcome.outputs)

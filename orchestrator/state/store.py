@@ -793,12 +793,14 @@ class Store:
         ended_at: float | None = None,
         step_status: str | None = None,
         attributes: tuple[str, dict[str, Any]] | None = None,
+        node_state: tuple[str, str] | None = None,
     ) -> None:
         """Close an attempt and (unless ``step_status`` is None and status is a retryable
         failure) the step, writing the node attributes it produced, in ONE transaction.
 
         ``step_status`` is the step's new status (defaults to ``status``).
-        ``attributes`` is ``(node, {name: value})`` to merge into node attributes.
+        ``attributes`` is ``(node, {name: value})`` to merge into node attributes;
+        ``node_state`` is ``(node, state)`` to set.
         """
         now = time.time()
         outs = _dumps(redact_structure(outputs or {}))
@@ -829,6 +831,13 @@ class Store:
             dep = self._dep_of(cur, execution_id)
             if attributes is not None and dep is not None:
                 self._set_attributes(cur, dep, attributes[0], attributes[1])
+            if node_state is not None and dep is not None:
+                self._ensure_node(cur, dep, node_state[0])
+                cur.execute(
+                    "UPDATE nodes SET state=?, updated_at=? WHERE deployment_id=? AND name=?",
+                    (node_state[1], now, dep, node_state[0]),
+                )
+                self._event(cur, execution_id, dep, "node", node_state[0], node_state[1], None)
             self._event(cur, execution_id, dep, "step", step_id, new_step_status, error)
 
     def set_step_status(

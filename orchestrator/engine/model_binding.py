@@ -1,0 +1,186 @@
+"""``ModelBinding``: the engine's view of a loaded TOSCA model (see ``binding.Binding``).
+
+Inputs are evaluated with ``orchestrator.tosca.ModelEvalContext`` just before a step runs:
+``get_attribute`` sees attributes written by earlier steps (run state first, then the
+model's declared values), ``get_operation_output`` sees earlier operation outputs,
+``get_input`` sees the execution's workflow inputs before the topology inputs, and
+``get_secret`` is resolved at that last moment, its value registered with the redactor.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from orchestrator.engine.binding import RunState, short_interface
+from orchestrator.errors import ToscaError
+from orchestrator.executors.base import HostSpec
+from orchestrator.plan.model import CALL_OPERATION, Step
+from orchestrator.state.redact import Redactor
+from orchestrator.tosca import ModelEvalContext, ToscaModel
+from orchestrator.tosca import functions as fn
+from orchestrator.tosca.values import scalar_seconds
+
+__all__ = ["ModelBinding", "URGENCY_POLICY"]
+
+log = logging.getLogger(__name__)
+
+URGENCY_POLICY = "eflows4hpc.policies.Urgency"
+
+
+class ModelBinding:
+    """Binds plan steps of ``model`` for one deployment (``workspace`` resolves secrets)."""
+
+    def __init__(self, model: ToscaModel, *, workspace: str | Path | None = None) -> None:
+        self.model = model
+        self.workspace = str(workspace) if workspace is not None else None
+        self.redactor = Redactor()
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def _ctx(self, node: str | None, state: RunState, step: Step | None = None) -> Any:
+        def attribute(n: str, name: str) -> Any:
+            return state.attributes[n][name]  # KeyError -> the model's declared value
+
+        def output(n: str, interface: str, operation: str, name: str) -> Any:
+            return state.operation_outputs[(n, short_interface(interface), operation)][name]
+
+        source = step.source if step is not None else None
+        target = step.target if step is not None else None
+        if step is not None and step.relationship and source is None and node in self.model.nodes:
+            source = node
+            req = next(
+                (
+                    r
+                    for r in self.model.nodes[node].requirements
+                    if step.relationship in (r.name, r.relationship_template, r.relationship)
+                ),
+                None,
+            )
+            target = req.target if req is not None else None
+        return ModelEvalContext(
+            self.model,
+            node if node in self.model.nodes else None,
+            attribute,
+            self._secret,
+            output,
+            source=source,
+            target=target,
+            inputs=state.workflow_inputs,
+        )
+
+    def _secret(self, path: str) -> Any:
+        from orchestrator.executors.secrets import resolve_secret
+
+        value = resolve_secret(path, self.workspace)
+        self.redactor.add(str(value))
+        return value
+
+    def evaluate_inputs(self, step: Step, state: RunState) -> dict[str, Any]:
+        value = fn.evaluate(step.inputs, self._ctx(step.node, state, step))
+        return dict(value)
+
+    def request_context(self, step: Step, state: RunState) -> dict[str, Any]:
+        """Node properties and requirement targets, evaluated best effort (a property that
+        cannot be evaluated yet is left out rather than failing an unrelated step)."""
+        node_name = step.node or ""
+        node = self.model.nodes.get(node_name)
+        if node is None:
+            return {"node_properties": {}, "requirements": {}, "attributes": {}}
+        ctx = self._ctx(node_name, state, step)
+        requirements: dict[str, Any] = {}
+        for req in node.requirements:
+            target = self.model.nodes.get(req.target)
+            if target is None or req.name in requirements:
+                continue
+            requirements[req.name] = {
+                "node": req.target,
+                "type": target.type,
+                "properties": self._values(target.properties, ctx.for_node(req.target)),
+                "attributes": dict(state.attributes.get(req.target, {})),
+            }
+        return {
+            "node_properties": self._values(node.properties, ctx),
+            "node_type": node.type,
+            "requirements": requirements,
+            "attributes": dict(state.attributes.get(node_name, {})),
+        }
+
+    @staticmethod
+    def _values(values: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            try:
+                out[key] = fn.evaluate(value, ctx)
+            except ToscaError as exc:
+                log.debug("property %s not evaluable yet: %s", key, exc)
+        return out
+
+    # -- artifacts, hosts, jobs -----------------------------------------------------------
+
+    def artifact(self, step: Step) -> str:
+        impl = step.implementation
+        if impl is None:
+            return ""
+        if impl.is_native:
+            return impl.primary
+        # A playbook relative to the file that declared it (a types file may live elsewhere),
+        # else relative to the template; the executor falls back to the bundled playbooks/.
+        for base in (impl.base_dir, str(self.model.base_dir)):
+            if base and (Path(base) / impl.primary).is_file():
+                return str((Path(base) / impl.primary).resolve())
+        return impl.primary
+
+    def host(self, step: Step) -> HostSpec:
+        return HostSpec()
+
+    def output_names(self, step: Step) -> list[str]:
+        return list(step.outputs)
+
+    def cancel_step(self, node: str) -> Step | None:
+        template = self.model.nodes.get(node)
+        op = template.operation("Runnable", "cancel") if template else None
+        if op is None or op.implementation is None:
+            return None
+        return Step(
+            id=f"{node}.Runnable.cancel",
+            activity=CALL_OPERATION,
+            node=node,
+            interface=op.interface,
+            operation="cancel",
+            inputs=dict(op.inputs),
+            implementation=op.implementation,
+        )
+
+    def job_timeout(self, step: Step) -> float | None:
+        """The Urgency policy's ``max_wall_time`` (targeting the node, or untargeted), else
+        the operation's own timeout; None lets the engine default apply."""
+        for policy in self.model.policies_of_type(URGENCY_POLICY):
+            if policy.targets and step.node not in policy.targets:
+                continue
+            seconds = _seconds(policy.properties.get("max_wall_time"))
+            if seconds:
+                return seconds
+        impl = step.implementation
+        return impl.timeout if impl is not None and impl.timeout else None
+
+    def urgency(self) -> str | None:
+        """The topology's urgency level, if an Urgency policy declares one."""
+        for policy in self.model.policies_of_type(URGENCY_POLICY):
+            level = policy.properties.get("level")
+            if isinstance(level, str):
+                return level
+        return None
+
+    def outputs(self, state: RunState) -> dict[str, Any]:
+        ctx = self._ctx(None, state)
+        return {name: fn.evaluate(out.value, ctx) for name, out in self.model.outputs.items()}
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return scalar_seconds(value)
+    return None

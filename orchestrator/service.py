@@ -1,0 +1,529 @@
+"""The ONE facade the CLI, the REST API and the event hooks call.
+
+``Service(workspace)`` offers:
+
+    deploy(template, inputs, *, deployment_id, resume, dry_run, on_event, cancel) -> Outcome
+    undeploy(deployment_id, *, on_event, cancel, forget) -> Outcome
+    run_workflow(workflow, inputs, *, deployment_id, on_event, cancel) -> Outcome
+    trigger(workflow, inputs, *, deployment_id) -> ExecutionRecord   (runs detached)
+    resume_execution(execution_id, *, on_event, cancel) -> Outcome
+    cancel_execution(execution_id) -> ExecutionRecord
+    status(deployment_id) -> dict         outputs(deployment_id) -> dict
+    execution(execution_id) -> dict       logs(execution_id, ...) -> list[LogRecord]
+    list_deployments() / list_executions(deployment_id)
+
+Every method raises ``ToscaError`` subclasses only (``UsageError`` for bad input,
+``StateError`` for a missing deployment...). Nothing here prints.
+
+Heavy imports (the TOSCA loader, Ansible) happen inside methods, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.engine.policies import EngineConfig
+from orchestrator.errors import StateError, UsageError
+from orchestrator.executors.base import Executor
+from orchestrator.state import (
+    REDACTED,
+    DeploymentRecord,
+    DeploymentStatus,
+    ExecutionRecord,
+    ExecutionStatus,
+    LogRecord,
+    Store,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.engine.runner import EngineEvent, RunResult
+    from orchestrator.plan.model import Plan
+    from orchestrator.tosca import ToscaModel
+
+__all__ = ["ExecutorFactory", "Outcome", "Service", "deployment_name"]
+
+# Builds the executors for one model: {"native": ..., "ansible": ...}. Tests inject fakes.
+ExecutorFactory = Callable[["ToscaModel"], Mapping[str, Executor]]
+EventCallback = Callable[["EngineEvent"], None]
+
+_GENERIC_NAMES = {"topology", "tosca", "main", "template", "service", "deployment"}
+
+
+def deployment_name(template: str | Path) -> str:
+    """Default deployment id for a template: its file stem, or its directory's name when
+    the file has a generic name (``topology.yaml``), made safe for ids."""
+    path = Path(template).resolve()
+    if path.is_dir():
+        stem = path.name
+    else:
+        stem = path.stem if path.stem.lower() not in _GENERIC_NAMES else path.parent.name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.") or "deployment"
+
+
+@dataclass
+class Outcome:
+    """What a deploy / undeploy / workflow run did."""
+
+    deployment_id: str
+    execution_id: str | None
+    status: str
+    result: RunResult | None = None
+    plan: Plan | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (ExecutionStatus.SUCCEEDED, "planned", "nothing to do")
+
+
+class Service:
+    """See the module docstring. ``executors`` overrides how executors are built (tests);
+    ``kill_after_transitions`` is a TEST-ONLY fault injection: the process SIGKILLs itself
+    right after that many committed state transitions (used by the resume tests)."""
+
+    def __init__(
+        self,
+        workspace: str | os.PathLike[str] = ".tosca",
+        *,
+        executors: ExecutorFactory | None = None,
+        config: EngineConfig | None = None,
+        debug: bool = False,
+        kill_after_transitions: int | None = None,
+    ) -> None:
+        self.workspace = Path(workspace).resolve()
+        self._executor_factory = executors
+        self.config = config or EngineConfig()
+        self.debug = debug
+        self._kill_after = kill_after_transitions
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.workspace)
+            if self._kill_after:
+                limit = self._kill_after
+
+                def hook(count: int) -> None:
+                    if count >= limit:
+                        os.kill(os.getpid(), signal.SIGKILL)
+
+                self._store.transition_hook = hook
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- model and plans ------------------------------------------------------------------
+
+    @staticmethod
+    def load(template: str | Path, inputs: Mapping[str, Any] | None = None) -> ToscaModel:
+        from orchestrator.tosca import load
+
+        path = Path(template)
+        if not path.exists():
+            raise UsageError(f"{template}: no such file or directory")
+        return load(path, dict(inputs or {}))
+
+    @staticmethod
+    def plan(model: ToscaModel, workflow: str, inputs: Mapping[str, Any] | None = None) -> Plan:
+        from orchestrator.plan import build_plan
+
+        return build_plan(model, workflow, dict(inputs or {}))
+
+    def _deployment(self, deployment_id: str | None) -> DeploymentRecord:
+        """The named deployment, or the only one in the workspace."""
+        if deployment_id:
+            return self.store.get_deployment(deployment_id)
+        deployments = self.store.list_deployments() if self.store.path.exists() else []
+        if len(deployments) == 1:
+            return deployments[0]
+        if not deployments:
+            raise StateError(f"no deployment in workspace {self.workspace}")
+        names = ", ".join(d.id for d in deployments)
+        raise UsageError(f"several deployments in {self.workspace} ({names}): name one")
+
+    def _model_of(self, dep: DeploymentRecord, extra: Mapping[str, Any] | None) -> ToscaModel:
+        """Reload a deployment's template with its recorded inputs (secrets given again)."""
+        inputs = {**dep.inputs, **dict(extra or {})}
+        missing = sorted(k for k, v in inputs.items() if v == REDACTED)
+        if missing:
+            raise UsageError(
+                f"deployment '{dep.id}': secret input(s) {', '.join(missing)} are not stored; "
+                "give them again with -i NAME=VALUE"
+            )
+        return self.load(dep.template, inputs)
+
+    # -- running --------------------------------------------------------------------------
+
+    def deploy(
+        self,
+        template: str | Path,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        deployment_id: str | None = None,
+        resume: bool = False,
+        dry_run: bool = False,
+        on_event: EventCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Outcome:
+        """Run ``install`` for ``template``. ``resume`` finishes the deployment's unfinished
+        (killed, failed or cancelled) install without re-running what succeeded."""
+        dep_id = deployment_id or deployment_name(template)
+        existing = self.store.find_deployment(dep_id) if not dry_run else None
+        if resume and existing is not None:
+            given = dict(inputs or {})
+            model = self._model_of(existing, given)
+            last = self.store.latest_execution(dep_id, "install")
+            if last is not None and last.status != ExecutionStatus.SUCCEEDED:
+                return self._resume(model, last, on_event, cancel)
+            if last is not None:
+                return Outcome(
+                    dep_id,
+                    last.id,
+                    "nothing to do",
+                    outputs=existing.outputs,
+                    message=f"deployment '{dep_id}' is already deployed",
+                )
+        model = self.load(template, inputs)
+        plan = self.plan(model, "install")
+        if dry_run:
+            return Outcome(
+                dep_id, None, "planned", plan=plan, message=f"{len(plan.steps)} steps would run"
+            )
+        if existing is not None:
+            last = self.store.latest_execution(dep_id)
+            if last is not None and last.status not in ExecutionStatus.FINAL:
+                raise UsageError(
+                    f"deployment '{dep_id}' has an unfinished execution {last.id} "
+                    f"({last.workflow}): use 'tosca deploy --resume' or "
+                    f"'tosca executions cancel {last.id}'"
+                )
+        self.store.create_deployment(
+            dep_id, str(Path(template).resolve()), dict(model.input_values)
+        )
+        self.store.init_nodes(dep_id, {n.name: n.type for n in model.nodes.values()})
+        return self._start(model, plan, dep_id, {}, on_event, cancel)
+
+    def undeploy(
+        self,
+        deployment_id: str | None = None,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        on_event: EventCallback | None = None,
+        cancel: threading.Event | None = None,
+        forget: bool = False,
+    ) -> Outcome:
+        """Run ``uninstall``; with ``forget`` (and success) drop the deployment's records."""
+        dep = self._deployment(deployment_id)
+        model = self._model_of(dep, inputs)
+        self.store.set_deployment_status(dep.id, DeploymentStatus.UNDEPLOYING)
+        outcome = self._start(model, self.plan(model, "uninstall"), dep.id, {}, on_event, cancel)
+        if outcome.ok and forget:
+            self.store.delete_deployment(dep.id)
+        return outcome
+
+    def run_workflow(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        deployment_id: str | None = None,
+        on_event: EventCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Outcome:
+        """Run a custom workflow (e.g. ``exec_job``) of a deployed template and wait."""
+        dep = self._deployment(deployment_id)
+        model = self._model_of(dep, None)
+        plan = self.plan(model, workflow, inputs)
+        return self._start(model, plan, dep.id, dict(plan.inputs), on_event, cancel)
+
+    def trigger(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        deployment_id: str | None = None,
+    ) -> ExecutionRecord:
+        """Start a custom workflow in a detached process and return its execution at once.
+
+        The execution is recorded first (so it is visible and cancellable immediately);
+        the process runs ``tosca executions resume ID``; its output goes to
+        ``<workspace>/executions/<id>/engine.log``.
+        """
+        dep = self._deployment(deployment_id)
+        model = self._model_of(dep, None)
+        plan = self.plan(model, workflow, inputs)
+        execution = self._record_execution(model, plan, dep.id, dict(plan.inputs))
+        workdir = self._workdir(execution.id)
+        with open(workdir / "engine.log", "ab") as logfile:
+            subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                [
+                    sys.executable,
+                    "-m",
+                    "orchestrator.cli.main",
+                    "executions",
+                    "resume",
+                    execution.id,
+                    "--workspace",
+                    str(self.workspace),
+                    "--quiet",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the caller; Ctrl-C of the caller spares it
+                close_fds=True,
+            )
+        return execution
+
+    def resume_execution(
+        self,
+        execution_id: str,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        on_event: EventCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Outcome:
+        """Run (or finish) a recorded execution: what ``trigger`` and ``--resume`` use."""
+        execution = self.store.get_execution(execution_id)
+        dep = self.store.get_deployment(execution.deployment_id)
+        model = self._model_of(dep, inputs)
+        return self._resume(model, execution, on_event, cancel)
+
+    def _resume(
+        self,
+        model: ToscaModel,
+        execution: ExecutionRecord,
+        on_event: EventCallback | None,
+        cancel: threading.Event | None,
+    ) -> Outcome:
+        workflow_inputs = dict(execution.inputs)
+        if any(v == REDACTED for v in workflow_inputs.values()):
+            raise UsageError(
+                f"execution {execution.id} has secret inputs that are not stored; "
+                "start a new execution instead"
+            )
+        plan = self.plan(model, execution.workflow, workflow_inputs)
+        recorded = {s.step_id for s in self.store.steps(execution.id)}
+        if recorded != {s.id for s in plan.steps}:
+            raise StateError(
+                f"execution {execution.id}: the template changed since it started "
+                "(its steps differ); cancel it and start a new one"
+            )
+        if execution.cancel_requested and execution.status in ExecutionStatus.FINAL:
+            return Outcome(
+                execution.deployment_id,
+                execution.id,
+                execution.status,
+                message="execution was cancelled",
+            )
+        return self._run(model, plan, execution.deployment_id, execution.id, on_event, cancel)
+
+    def _record_execution(
+        self, model: ToscaModel, plan: Plan, dep_id: str, inputs: dict[str, Any]
+    ) -> ExecutionRecord:
+        from orchestrator.engine.model_binding import ModelBinding
+
+        steps = [
+            {
+                "id": s.id,
+                "activity": s.activity,
+                "node": s.node,
+                "interface": s.interface,
+                "operation": s.operation,
+            }
+            for s in plan.steps
+        ]
+        urgency = ModelBinding(model).urgency()
+        return self.store.create_execution(
+            dep_id, plan.workflow, steps, inputs=inputs, urgency=urgency
+        )
+
+    def _start(
+        self,
+        model: ToscaModel,
+        plan: Plan,
+        dep_id: str,
+        inputs: dict[str, Any],
+        on_event: EventCallback | None,
+        cancel: threading.Event | None,
+    ) -> Outcome:
+        execution = self._record_execution(model, plan, dep_id, inputs)
+        return self._run(model, plan, dep_id, execution.id, on_event, cancel)
+
+    def _workdir(self, execution_id: str) -> Path:
+        workdir = self.workspace / "executions" / execution_id
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
+
+    def _run(
+        self,
+        model: ToscaModel,
+        plan: Plan,
+        dep_id: str,
+        execution_id: str,
+        on_event: EventCallback | None,
+        cancel: threading.Event | None,
+    ) -> Outcome:
+        from orchestrator.engine.model_binding import ModelBinding
+        from orchestrator.engine.runner import Engine
+
+        execution = self.store.get_execution(execution_id)
+        if plan.workflow in ("install", "deploy"):
+            self.store.set_deployment_status(dep_id, DeploymentStatus.DEPLOYING)
+        binding = ModelBinding(model, workspace=self.workspace)
+        executors = self._executors(model, plan)
+        try:
+            engine = Engine(
+                plan,
+                self.store,
+                execution.id,
+                binding,
+                executors,
+                config=self.config,
+                on_event=on_event,
+                cancel=cancel,
+                workdir=str(self._workdir(execution.id)),
+            )
+            result = engine.run()
+        finally:
+            for executor in executors.values():
+                close = getattr(executor, "close", None)
+                if callable(close):
+                    close()
+        self._after_run(dep_id, plan.workflow, result)
+        return Outcome(
+            dep_id, execution.id, result.status, result=result, plan=plan, outputs=result.outputs
+        )
+
+    def _after_run(self, dep_id: str, workflow: str, result: RunResult) -> None:
+        ok = result.status == ExecutionStatus.SUCCEEDED
+        if workflow in ("install", "deploy"):
+            status = {
+                ExecutionStatus.SUCCEEDED: DeploymentStatus.DEPLOYED,
+                ExecutionStatus.CANCELLED: DeploymentStatus.CANCELLED,
+            }.get(result.status, DeploymentStatus.FAILED)
+            self.store.set_deployment_status(dep_id, status)
+            if ok:
+                self.store.set_deployment_outputs(dep_id, result.outputs)
+        elif workflow in ("uninstall", "undeploy"):
+            self.store.set_deployment_status(
+                dep_id, DeploymentStatus.UNDEPLOYED if ok else DeploymentStatus.FAILED
+            )
+        elif ok and result.outputs:
+            self.store.set_deployment_outputs(dep_id, result.outputs)
+
+    def _executors(self, model: ToscaModel, plan: Plan) -> dict[str, Executor]:
+        if self._executor_factory is not None:
+            return dict(self._executor_factory(model))
+        from orchestrator.executors.native import NativeExecutor
+
+        executors: dict[str, Executor] = {"native": NativeExecutor(debug=self.debug)}
+        needs_ansible = any(
+            s.implementation is not None and not s.implementation.is_native for s in plan.steps
+        )
+        if needs_ansible:
+            from orchestrator.executors.ansible import AnsibleExecutor
+
+            ansible = AnsibleExecutor(template_dir=model.base_dir, debug=self.debug)
+            ansible.prestart()  # overlap Ansible's start-up with the first native steps
+            executors["ansible"] = ansible
+        return executors
+
+    # -- queries --------------------------------------------------------------------------
+
+    def cancel_execution(self, execution_id: str) -> ExecutionRecord:
+        """Ask the process running the execution to cancel it (works across processes)."""
+        return self.store.request_cancel(execution_id)
+
+    def list_deployments(self) -> list[DeploymentRecord]:
+        return self.store.list_deployments()
+
+    def list_executions(self, deployment_id: str | None = None) -> list[ExecutionRecord]:
+        return self.store.list_executions(deployment_id)
+
+    def status(self, deployment_id: str | None = None) -> dict[str, Any]:
+        """The deployment, its nodes (state, attributes) and its latest execution."""
+        dep = self._deployment(deployment_id)
+        last = self.store.latest_execution(dep.id)
+        return {
+            "deployment": dep.id,
+            "template": dep.template,
+            "status": dep.status,
+            "inputs": dep.inputs,
+            "nodes": [
+                {"name": n.name, "type": n.type, "state": n.state, "attributes": n.attributes}
+                for n in self.store.nodes(dep.id)
+            ],
+            "last_execution": self.execution(last.id) if last else None,
+        }
+
+    def outputs(self, deployment_id: str | None = None) -> dict[str, Any]:
+        return dict(self._deployment(deployment_id).outputs)
+
+    def execution(self, execution_id: str) -> dict[str, Any]:
+        """An execution with its steps and attempts counts (JSON-able)."""
+        ex = self.store.get_execution(execution_id)
+        return {
+            "id": ex.id,
+            "deployment": ex.deployment_id,
+            "workflow": ex.workflow,
+            "status": ex.status,
+            "inputs": ex.inputs,
+            "urgency": ex.urgency,
+            "outputs": ex.outputs,
+            "error": ex.error,
+            "cancel_requested": ex.cancel_requested,
+            "created_at": ex.created_at,
+            "started_at": ex.started_at,
+            "ended_at": ex.ended_at,
+            "steps": [
+                {
+                    "id": s.step_id,
+                    "node": s.node,
+                    "operation": s.operation,
+                    "status": s.status,
+                    "attempts": s.attempts,
+                    "job_id": s.job_id,
+                    "error": s.error,
+                    "started_at": s.started_at,
+                    "ended_at": s.ended_at,
+                }
+                for s in self.store.steps(ex.id)
+            ],
+        }
+
+    def resolve_execution(
+        self, execution_id: str | None, deployment_id: str | None = None
+    ) -> ExecutionRecord:
+        """An execution by id (prefix allowed), else the latest of the deployment."""
+        if execution_id:
+            return self.store.get_execution(execution_id)
+        dep = self._deployment(deployment_id)
+        last = self.store.latest_execution(dep.id)
+        if last is None:
+            raise StateError(f"deployment '{dep.id}' has no execution")
+        return last
+
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        after_id: int = 0,
+        limit: int = -1,
+        levels: tuple[str, ...] = ("DEBUG", "INFO", "WARN", "ERROR"),
+    ) -> list[LogRecord]:
+        return self.store.logs(execution_id, after_id=after_id, limit=limit, levels=levels)
