@@ -67,7 +67,8 @@ def bind_arguments(spec: TaskSpec, args: tuple, kwargs: dict) -> dict[str, Any]:
 def _failure(exc: BaseException, started: float) -> Outcome:
     return Outcome(
         ok=False,
-        error=f"{type(exc).__name__}: {exc}",
+        # A COMPSsException is re-raised at the group barrier with its own message.
+        error=str(exc) if isinstance(exc, COMPSsException) else f"{type(exc).__name__}: {exc}",
         detail="".join(traceback.format_exception(exc)),
         compss_exception=isinstance(exc, COMPSsException),
         host=HOST,
