@@ -199,6 +199,9 @@ def ansible_host_vars(host: HostSpec, known_hosts: str | Path | None = None) -> 
     )
     hostvars: dict[str, object] = {
         "ansible_connection": "ssh",
+        # No shared ControlMaster: a persisted master socket would be reused by later runs
+        # without checking the host key again (and would outlive the run as a process).
+        "ansible_ssh_args": "-o ControlMaster=no -o ControlPath=none",
         "ansible_host": host.address or host.name,
         "ansible_port": host.port,
         "ansible_ssh_common_args": common,

@@ -54,7 +54,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SecretFn = Callable[[str], str]
-_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+# Only these mean "this host": an explicit address (even 127.0.0.1) or an ssh_key means SSH.
+_LOCAL_HOSTS = {"", "localhost"}
 
 
 def _workspace(workspace: str | Path | None) -> Path:
@@ -72,7 +73,7 @@ def site_host(
     from orchestrator.executors.ssh import known_hosts_path
 
     login = str(props.get("login_host") or "localhost")
-    if login in _LOCAL_HOSTS:
+    if login in _LOCAL_HOSTS and not props.get("ssh_key"):
         return HostSpec(name=name)
     ws = _workspace(workspace)
     key_file = None

@@ -141,7 +141,7 @@ def build_job(ctx: Any, inputs: dict[str, Any], compss: bool) -> tuple[JobSpec, 
 def _default_python(env_props: dict[str, Any]) -> str:
     # Same host (local site or local Slurm): this interpreter has the bundled runtime.
     login = str(env_props.get("login_host") or "localhost")
-    return sys.executable if login in ("localhost", "127.0.0.1", "") else "python3"
+    return sys.executable if login in ("localhost", "") else "python3"
 
 
 def _enqueue_argv(spec: JobSpec, params: dict[str, Any], application: dict[str, Any]) -> list[str]:
