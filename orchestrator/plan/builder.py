@@ -289,13 +289,30 @@ def _link_blocks(chain: list[Step], new: list[Step]) -> list[Step]:
 
 
 def _entry_ids(steps: list[Step]) -> list[str]:
+    """Steps of a block that start it: no dependency inside it, not a failure branch."""
     ids = {s.id for s in steps}
-    return [s.id for s in steps if not any(d in ids for d in s.depends_on)]
+    failure = {t for s in steps for t in s.on_failure}
+    return [s.id for s in steps if not any(d in ids for d in s.depends_on) and s.id not in failure]
 
 
 def _exit_ids(steps: list[Step]) -> list[str]:
+    """Steps that end a block on its success path (failure branches excluded)."""
     needed = {d for s in steps for d in s.depends_on}
-    return [s.id for s in steps if s.id not in needed]
+    failure = _failure_only(steps)
+    return [s.id for s in steps if s.id not in needed and s.id not in failure]
+
+
+def _failure_only(steps: list[Step]) -> set[str]:
+    """Steps reachable only through an on_failure edge (and their successors)."""
+    result = {t for s in steps for t in s.on_failure}
+    changed = True
+    while changed:
+        changed = False
+        for s in steps:
+            if s.id not in result and s.depends_on and all(d in result for d in s.depends_on):
+                result.add(s.id)
+                changed = True
+    return result
 
 
 # -- ordering and output ----------------------------------------------------------------

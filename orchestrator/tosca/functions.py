@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "FUNCTION_NAMES",
+    "FunctionSyntaxError",
     "Concat",
     "EvalContext",
     "Function",
