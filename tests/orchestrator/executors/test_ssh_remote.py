@@ -74,7 +74,9 @@ def test_slurm_submission_through_the_login_node(sshd_site, slurm_jobs, tmp_path
     assert isinstance(sched, SlurmCLI) and isinstance(sched.runner, SshRunner)
     done = slurm_jobs.add(sched.submit(JobSpec(name="remote", script="id -un", workdir="/tmp",
                                                output="/tmp/tosca-remote-%j.out")))  # fmt: skip
-    slow = slurm_jobs.add(sched.submit(JobSpec(name="remote2", script="sleep 60", workdir="/tmp")))
+    slow = slurm_jobs.add(
+        sched.submit(JobSpec(name="remote2", script="sleep 60", workdir="/tmp", output="/dev/null"))
+    )
     end = time.monotonic() + 20
     while time.monotonic() < end:
         st = sched.status([done, slow])

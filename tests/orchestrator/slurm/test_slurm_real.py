@@ -85,10 +85,12 @@ class ForgetfulRunner(LocalRunner):
         return result
 
 
-def test_a_job_gone_from_squeue_is_found_by_sacct_from_the_completion_log(slurm_jobs) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_gone_from_squeue_is_found_by_sacct_from_the_completion_log(
+    slurm_jobs, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     cli = SlurmCLI()
-    done = slurm_jobs.add(cli.submit(JobSpec(script="exit 0", workdir="/tmp")))
-    failed = slurm_jobs.add(cli.submit(JobSpec(script="exit 2", workdir="/tmp")))
+    done = slurm_jobs.add(cli.submit(JobSpec(script="exit 0", workdir=str(tmp_path))))
+    failed = slurm_jobs.add(cli.submit(JobSpec(script="exit 2", workdir=str(tmp_path))))
     wait_for(cli, [done, failed], {JobStatus.COMPLETED, JobStatus.FAILED})
     forgetful = SlurmCLI(ForgetfulRunner({done, failed, "999999"}))
     infos = forgetful.details([done, failed, "999999"])

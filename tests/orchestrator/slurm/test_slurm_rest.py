@@ -93,7 +93,7 @@ def test_get_scheduler_restd_needs_url_token_and_user() -> None:
 
 @pytest.mark.integration
 @pytest.mark.slurm
-def test_rest_backend_against_the_real_slurmrestd(slurm_jobs) -> None:  # type: ignore[no-untyped-def]
+def test_rest_backend_against_the_real_slurmrestd(slurm_jobs, tmp_path) -> None:  # type: ignore[no-untyped-def]
     token = subprocess.run(
         ["scontrol", "token", "username=root", "lifespan=300"],
         capture_output=True, text=True, check=True, timeout=10,
@@ -105,8 +105,8 @@ def test_rest_backend_against_the_real_slurmrestd(slurm_jobs) -> None:  # type: 
         pytest.fail(f"slurmrestd is not answering on {RESTD_URL}: run scripts/slurm-up.sh ({exc})")
     assert {p.name for p in info.partitions} >= {"batch", "urgent"}
     assert info.version.startswith("22.") or info.version
-    quick = slurm_jobs.add(rest.submit(JobSpec(name="r1", script="exit 0", workdir="/tmp")))
-    slow = slurm_jobs.add(rest.submit(JobSpec(name="r2", script="sleep 30", workdir="/tmp")))
+    quick = slurm_jobs.add(rest.submit(JobSpec(name="r1", script="exit 0", workdir=str(tmp_path))))
+    slow = slurm_jobs.add(rest.submit(JobSpec(name="r2", script="sleep 30", workdir=str(tmp_path))))
     end = time.monotonic() + 20
     while time.monotonic() < end:
         st = rest.status([quick, slow])
