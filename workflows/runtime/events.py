@@ -62,7 +62,7 @@ class EventLog:
 def graph_to_dict(tasks: Iterable[Task]) -> dict[str, Any]:
     """JSON-ready task graph: nodes (id, name, kind, state, attempts) and edges."""
     nodes = []
-    edges = []
+    edges: list[dict[str, int]] = []
     for t in tasks:
         nodes.append(
             {

@@ -5,10 +5,11 @@ Where a task runs:
 
 - ``@http`` tasks and ``@binary`` / ``@mpi`` tasks: a thread (the latter waits on its program,
   started in its own process group so that a time-out or cancel kills all of it);
-- Python tasks: a worker process when they have a ``time_out``, a ``@constraint`` (CPU-bound
-  or GPU work) or belong to a ``TaskGroup`` (so they can be killed), or when
-  ``python_tasks: process``; otherwise a thread of this process (the fast path, for I/O-bound
-  and short tasks; ``python_tasks: thread`` forces it). GPU tasks get a fresh worker whose
+- Python tasks: always a worker process when they have a ``time_out`` or belong to a
+  ``TaskGroup`` (so they can really be killed); with ``python_tasks: auto`` (default) also
+  when they have a ``@constraint`` (CPU-bound or GPU work); ``python_tasks: process`` sends
+  every Python task to a worker, ``thread`` keeps the others on threads of this process (the
+  fast in-process path, for I/O-bound and short tasks). GPU tasks get a fresh worker whose
   environment carries ``CUDA_VISIBLE_DEVICES``, ``COMPSS_BINDED_GPUS``, ``GPU_DEVICE_ORDINAL``.
 
 Resources: every task takes its constraint (default 1 core; ``@http`` tasks none); a task
@@ -203,11 +204,13 @@ class LocalBackend:
 
     # ------------------------------------------------------------------ running
     def _uses_process(self, task: Task) -> bool:
+        spec = task.spec
+        if spec.time_out or task.groups:  # must be killable, whatever the mode
+            return True
         mode = self.config.python_tasks
         if mode != "auto":
             return mode == "process"
-        spec = task.spec
-        return bool(spec.time_out or spec.constraint is not None or task.groups)
+        return spec.constraint is not None
 
     def _env(self, task: Task) -> dict[str, str]:
         req, gpus = task.resources if task.resources else (_DEFAULT, [])
