@@ -454,6 +454,7 @@ class Runtime:
             duration=duration,
             final=not retry,
             policy=policy,
+            detail=outcome.detail[-4000:] or None,
         )
         if retry:
             self._restore_backups(task)

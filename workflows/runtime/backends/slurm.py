@@ -259,6 +259,10 @@ class SlurmBackend:
     def _finish(self, job: _Job, outcome: Outcome) -> None:
         with self._lock:
             self._jobs.pop(job.job_id, None)
+        if outcome.ok:  # a failed attempt's files stay for diagnosis
+            for suffix in (".in.pkl", ".out.pkl", ".sh", ".log"):
+                with contextlib.suppress(OSError):
+                    os.remove(f"{job.base}{suffix}")
         job.task.host = outcome.host
         self._complete(job.task, outcome)
 
