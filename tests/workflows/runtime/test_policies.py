@@ -10,7 +10,9 @@ import pytest
 from rt_helpers import processes_with, read_events, run_launcher
 
 from workflows.runtime import (
+    COLLECTION_IN,
     FILE_IN,
+    FILE_INOUT,
     FILE_OUT,
     TaskCancelledError,
     TaskFailedError,
@@ -290,3 +292,38 @@ def test_time_out_under_ignore_continues(runtime, tmp_path):
     assert processes_with(marker) == []
     failed = [e for e in read_events(tmp_path / "ev.jsonl") if e["event"] == "failed"]
     assert failed and failed[0]["timed_out"] is True
+
+
+# ---------------------------------------------------------------- data directions
+@task(path=FILE_INOUT)
+def append_then_fail_once(path, counter):
+    with open(path, "a") as fh:
+        fh.write("+")
+    _count(counter)
+    if _attempts(Path(counter)) == 1:
+        raise RuntimeError("first attempt fails after writing")
+
+
+@task(returns=1, items=COLLECTION_IN)
+def total(items):
+    return sum(items)
+
+
+def test_retry_restores_inout_file_before_each_attempt(runtime, tmp_path):
+    path = tmp_path / "acc.txt"
+    path.write_text("start")
+    append_then_fail_once(str(path), str(tmp_path / "n"))
+    compss_wait_on_file(str(path))
+    assert path.read_text() == "start+"  # the failed attempt's write was rolled back
+
+
+def test_collection_in_waits_for_every_element(runtime):
+    parts = [follow(i) for i in range(4)]
+    assert compss_wait_on(total([compss_wait_on(p)[1] for p in parts])) == 6
+    assert compss_wait_on(total([flat(i) for i in range(4)])) == 6
+
+
+@task(returns=1)
+def flat(i):
+    time.sleep(0.05)
+    return i
