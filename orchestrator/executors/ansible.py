@@ -236,6 +236,20 @@ def _play_var_names(playbook: Path) -> set[str]:
     return names
 
 
+def _playbook_vars(request: OperationRequest) -> dict[str, Any]:
+    """The operation's inputs plus ``tosca_*`` facts about where it runs (inputs win)."""
+    context = request.context
+    extra = {
+        "tosca_node": request.node,
+        "tosca_step_id": request.step_id,
+        "tosca_workdir": request.workdir or "",
+        "tosca_workspace": context.get("workspace", ""),
+        "tosca_deployment_id": context.get("deployment_id", ""),
+        "tosca_execution_id": context.get("execution_id", ""),
+    }
+    return {**extra, **request.inputs}
+
+
 def _format_task(event: dict[str, Any]) -> str:
     res = event.get("res") or {}
     line = f"TASK [{event.get('task')}] {event.get('status')}"
@@ -394,7 +408,7 @@ class AnsibleExecutor:
                 {
                     "step_id": op.request.step_id,
                     "playbook": str(op.playbook),
-                    "inputs": dict(op.request.inputs),
+                    "inputs": _playbook_vars(op.request),
                     "outputs": list(op.request.output_names),
                     "host": asdict(op.request.host),
                     "timeout": op.request.timeout,
@@ -429,7 +443,7 @@ class AnsibleExecutor:
         elif kind == "task" and op is not None:
             op.log.append(_format_task(event))
         elif kind == "end" and op is not None:
-            status = SUCCEEDED if event.get("status") == "ok" else FAILED
+            status = {"ok": SUCCEEDED, "timed_out": TIMED_OUT}.get(event.get("status", ""), FAILED)
             self._finish(
                 op, status, event.get("outputs") or {}, event.get("error"), results, on_finished
             )

@@ -25,14 +25,35 @@ to stderr; the event channel carries only this protocol.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
 import time
 from typing import Any
 
+_WARM_UP_PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: "true"
+    - shell: "true"
+    - set_stats: {data: {warm: true}}
+    - set_fact: {warm: true}
+"""
+
 # Result keys worth keeping in an operation's log and for its outputs.
-_KEEP = ("msg", "rc", "stdout", "stderr", "ansible_stats", "ansible_facts", "changed", "skipped")
+_KEEP = (
+    "msg",
+    "timedout",
+    "rc",
+    "stdout",
+    "stderr",
+    "ansible_stats",
+    "ansible_facts",
+    "changed",
+    "skipped",
+)
 
 
 def _strategy_setup(strategy: str) -> str:
@@ -87,14 +108,35 @@ class _Worker:
         self.inventory = InventoryManager(loader=self.loader, sources=[])
         self.vm = VariableManager(loader=self.loader, inventory=self.inventory)
         self.counter = 0
+        self.quiet = False
+        self.tqm: Any = None
 
     # -- protocol -------------------------------------------------------------------------
 
     def emit(self, **event: Any) -> None:
+        if self.quiet:
+            return
         self.channel.write(json.dumps(event, default=str) + "\n")
         self.channel.flush()
 
+    def warm_up(self) -> None:
+        """Run one throw-away local play so the first real operation finds the strategy,
+        the connection (mitogen's local interpreter) and the common modules already loaded."""
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+            handle.write(_WARM_UP_PLAYBOOK)
+        try:
+            op = {"step_id": "warm-up", "playbook": handle.name, "inputs": {}, "host": {}}
+            self.run_job({"job": 0, "ops": [op]}, emit=False)
+        finally:
+            os.unlink(handle.name)
+        # Keep the warmed-up heap out of the collector: forks (one per task) then share it
+        # copy-on-write instead of touching every page.
+        gc.freeze()
+
     def serve(self) -> None:
+        self.warm_up()
         self.emit(ev="ready", pid=os.getpid(), strategy=self.strategy)
         for line in sys.stdin:
             if not line.strip():
@@ -102,6 +144,8 @@ class _Worker:
             request = json.loads(line)
             if request.get("cmd") == "run":
                 self.run_job(request)
+        if self.tqm is not None:
+            self.tqm.cleanup()
 
     # -- one job --------------------------------------------------------------------------
 
@@ -135,10 +179,11 @@ class _Worker:
                 host.set_variable(key, value)
         return alias
 
-    def run_job(self, request: dict[str, Any]) -> None:
+    def run_job(self, request: dict[str, Any], emit: bool = True) -> None:
         from ansible.playbook import Playbook
 
         job = request["job"]
+        self.quiet = not emit
         ops: list[dict[str, Any]] = request["ops"]
         strategy = _strategy_setup(request.get("strategy") or self.strategy)
         aliases = {self._add_host(op): op for op in ops}
@@ -150,13 +195,18 @@ class _Worker:
         init = getattr(callback, "_init_callback_methods", None)
         if init is not None:  # ansible-core >= 2.19 dispatches only to implemented methods
             init()
-        tqm = self.TaskQueueManager(
-            inventory=self.inventory,
-            variable_manager=self.vm,
-            loader=self.loader,
-            passwords={},
-            forks=max(1, min(int(request.get("forks") or 20), len(ops))),
-        )
+        if self.tqm is None:
+            # One TaskQueueManager for the worker's life (its result queue and thread are
+            # reused); Ansible forks a process per task anyway.
+            self.tqm = self.TaskQueueManager(
+                inventory=self.inventory,
+                variable_manager=self.vm,
+                loader=self.loader,
+                passwords={},
+                forks=1,
+            )
+        tqm = self.tqm
+        tqm._forks = max(1, min(int(request.get("forks") or 20), len(ops)))
         tqm._callback_plugins = [callback]
         try:
             plays = Playbook.load(playbook, variable_manager=self.vm, loader=self.loader)
@@ -183,8 +233,6 @@ class _Worker:
             for alias in aliases:
                 if state[alias]["status"] == "ok":
                     state[alias].update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        finally:
-            tqm.cleanup()
         for alias, op in aliases.items():
             st = state[alias]
             self.emit(
@@ -198,6 +246,7 @@ class _Worker:
             self.inventory._inventory.remove_host(self.inventory.get_host(alias))
             self.vm.clear_facts(alias)
         self.emit(ev="done", job=job)
+        self.quiet = False
 
 
 def _build_callback_class() -> type:
@@ -229,7 +278,9 @@ def _build_callback_class() -> type:
                 for name in op.get("outputs") or ():
                     if name in facts:
                         st["outputs"][name] = facts[name]
-            if status in ("failed", "unreachable") and st["status"] == "ok":
+            if status == "failed" and raw.get("timedout"):
+                status = "timed_out"  # Ansible's own task timeout (the op's timeout)
+            if status in ("failed", "unreachable", "timed_out") and st["status"] == "ok":
                 st["status"] = status
                 st["error"] = f"task '{result.task_name}' {status}: {raw.get('msg', '')}".strip()
             self.worker.emit(

@@ -1,0 +1,281 @@
+"""Deploy the same templates with this toolkit and with xOpera 0.7.0, alternating, in one run.
+
+Templates (generated into a temporary directory, identical playbooks for both tools):
+  chain: 10 nodes x 3 Standard operations (create, configure, start), each operation's input
+         is the previous operation's output: 30 strictly sequential operations;
+  fan:   50 independent nodes x 3 operations.
+Each operation runs one real Ansible ``shell`` task that writes a file and returns a value via
+``set_stats``; the file contents are checked after every deploy of both tools.
+
+Ours is measured through ``tosca deploy`` (a subprocess, like xOpera's CLI) when the CLI can
+deploy, else through ``AnsibleExecutor`` driven level by level in this process (labelled
+``executor-driver`` in the output). xOpera comes from ``.venv-xopera`` (scripts/xopera-venv.sh).
+
+    .venv/bin/python benchmarks/deploy_vs_xopera.py [--rounds N] [--fan-rounds N] [--workers N]
+
+Last output line: one JSON object with medians (seconds) and ratios ours / xOpera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OPERATIONS = ("create", "configure", "start")
+INPUTS = ("node", "op", "inp", "out_dir")
+
+PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: do the work
+      shell: "echo '{{ node }} {{ op }} {{ inp }}' > '{{ out_dir }}/{{ node }}_{{ op }}.txt' && echo '{{ node }}-{{ op }}'"
+      register: work
+    - name: return the output
+      set_stats:
+        data:
+          out: "{{ work.stdout }}"
+"""
+
+
+def _nodes(kind: str) -> list[tuple[str, str | None]]:
+    """(node, node it depends on) pairs."""
+    if kind == "chain":
+        return [(f"n{i}", f"n{i - 1}" if i else None) for i in range(10)]
+    return [(f"n{i}", None) for i in range(50)]
+
+
+def _previous(node: str, dep: str | None, op: str) -> tuple[str, str] | None:
+    """(node, operation) whose output feeds this operation."""
+    index = OPERATIONS.index(op)
+    if index:
+        return node, OPERATIONS[index - 1]
+    return (dep, OPERATIONS[-1]) if dep else None
+
+
+def xopera_template(kind: str, out_dir: Path) -> str:
+    lines = [
+        "tosca_definitions_version: tosca_simple_yaml_1_3",
+        "node_types:",
+        "  bench.Op:",
+        "    derived_from: tosca.nodes.Root",
+        "    attributes:",
+        *[f"      out_{op}: {{type: string, default: ''}}" for op in OPERATIONS],
+        "    interfaces:",
+        "      Standard:",
+        "        type: tosca.interfaces.node.lifecycle.Standard",
+        "        inputs:",
+        *[f"          {name}: {{type: string, default: ''}}" for name in INPUTS],
+        "topology_template:",
+        "  node_templates:",
+    ]
+    for node, dep in _nodes(kind):
+        lines += [f"    {node}:", "      type: bench.Op"]
+        if dep:
+            lines += ["      requirements:", f"        - dependency: {dep}"]
+        lines += ["      interfaces:", "        Standard:", "          operations:"]
+        for op in OPERATIONS:
+            prev = _previous(node, dep, op)
+            # xOpera reads a named node's attributes from its template (always the default),
+            # so values are reached through SELF and the dependency requirement instead.
+            if prev is None:
+                inp = "start"
+            elif prev[0] == node:
+                inp = f"{{ get_attribute: [SELF, out_{prev[1]}] }}"
+            else:
+                inp = f"{{ get_attribute: [SELF, dependency, out_{prev[1]}] }}"
+            lines += [
+                f"            {op}:",
+                "              implementation: playbooks/op.yaml",
+                "              inputs:",
+                f"                node: {node}",
+                f"                op: {op}",
+                f"                inp: {inp}",
+                f"                out_dir: '{out_dir}'",
+                f"              outputs: {{out: [SELF, out_{op}]}}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def ours_template(kind: str, out_dir: Path) -> str:
+    """The same topology for our CLI: outputs reach later inputs via get_operation_output."""
+    lines = [
+        "tosca_definitions_version: tosca_simple_yaml_1_3",
+        "topology_template:",
+        "  node_templates:",
+    ]
+    for node, dep in _nodes(kind):
+        lines += [f"    {node}:", "      type: tosca.nodes.Root"]
+        if dep:
+            lines += ["      requirements:", f"        - dependency: {dep}"]
+        lines += ["      interfaces:", "        Standard:", "          operations:"]
+        for op in OPERATIONS:
+            prev = _previous(node, dep, op)
+            inp = (
+                f"{{ get_operation_output: [{prev[0]}, Standard, {prev[1]}, out] }}"
+                if prev
+                else "start"
+            )
+            lines += [
+                f"            {op}:",
+                "              implementation: playbooks/op.yaml",
+                "              inputs:",
+                f"                node: {node}",
+                f"                op: {op}",
+                f"                inp: {inp}",
+                f"                out_dir: '{out_dir}'",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def check_outputs(kind: str, out_dir: Path) -> None:
+    """Every operation wrote its file with the output of the operation before it."""
+    for node, dep in _nodes(kind):
+        for op in OPERATIONS:
+            text = (out_dir / f"{node}_{op}.txt").read_text().split()
+            prev = _previous(node, dep, op)
+            expected = f"{prev[0]}-{prev[1]}" if prev else "start"
+            if text != [node, op, expected]:
+                raise SystemExit(f"wrong output in {node}_{op}.txt: {text}")
+
+
+def prepare(base: Path, tool: str, kind: str) -> tuple[Path, Path]:
+    """A fresh project directory with the template and its playbook."""
+    project = base / f"{tool}-{kind}"
+    shutil.rmtree(project, ignore_errors=True)
+    (project / "playbooks").mkdir(parents=True)
+    (project / "playbooks" / "op.yaml").write_text(PLAYBOOK)
+    out_dir = project / "out"
+    out_dir.mkdir()
+    text = xopera_template(kind, out_dir) if tool == "xopera" else ours_template(kind, out_dir)
+    (project / "service.yaml").write_text(text)
+    return project, out_dir
+
+
+def run_xopera(opera: Path, project: Path, workers: int) -> float:
+    # xOpera starts `ansible-playbook` from PATH: its own (ansible-core 2.16), not ours.
+    env = dict(os.environ, PATH=f"{opera.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    t0 = time.perf_counter()
+    subprocess.run(
+        [str(opera), "deploy", "-w", str(workers), "-c", "-f", "service.yaml"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    return time.perf_counter() - t0
+
+
+def cli_can_deploy() -> bool:
+    tosca = ROOT / ".venv" / "bin" / "tosca"
+    if not tosca.exists():
+        return False
+    probe = subprocess.run(
+        [str(tosca), "deploy", "--help"], capture_output=True, text=True, timeout=60
+    )
+    return probe.returncode == 0
+
+
+def run_ours_cli(project: Path, workers: int) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "tosca"), "deploy", "service.yaml", "--workspace", "ws"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    return time.perf_counter() - t0
+
+
+def run_ours_driver(kind: str, project: Path, out_dir: Path, workers: int) -> float:
+    """Level-by-level through AnsibleExecutor: each level is one batch of ready operations."""
+    from orchestrator.executors.ansible import AnsibleExecutor
+    from orchestrator.executors.base import SUCCEEDED, OperationRequest
+
+    t0 = time.perf_counter()
+    outputs: dict[tuple[str, str], str] = {}
+    nodes = _nodes(kind)
+    with AnsibleExecutor(template_dir=project, forks=workers, max_workers=1) as executor:
+        executor.prestart()
+        levels: list[list[tuple[str, str | None, str]]] = []
+        if kind == "chain":
+            levels = [[(node, dep, op)] for node, dep in nodes for op in OPERATIONS]
+        else:
+            levels = [[(node, dep, op) for node, dep in nodes] for op in OPERATIONS]
+        for level in levels:
+            requests = []
+            for node, dep, op in level:
+                prev = _previous(node, dep, op)
+                inputs = {
+                    "node": node,
+                    "op": op,
+                    "inp": outputs[prev] if prev else "start",
+                    "out_dir": str(out_dir),
+                }
+                requests.append(
+                    OperationRequest(
+                        f"{node}.Standard.{op}", node, "Standard", op, "playbooks/op.yaml", inputs
+                    )
+                )
+            for (node, _dep, op), result in zip(
+                level, executor.run_batch(requests), strict=True
+            ):
+                if result.status != SUCCEEDED:
+                    raise SystemExit(f"{result.step_id} failed: {result.error}\n{result.log}")
+                outputs[(node, op)] = result.outputs["out"]
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the chain case")
+    parser.add_argument("--fan-rounds", type=int, default=2, help="rounds of the fan case")
+    parser.add_argument("--workers", type=int, default=4, help="parallelism for both tools")
+    parser.add_argument("--driver", action="store_true", help="measure ours via the executor")
+    args = parser.parse_args()
+
+    opera = ROOT / ".venv-xopera" / "bin" / "opera"
+    if not opera.exists():
+        raise SystemExit("xOpera missing: run scripts/xopera-venv.sh first")
+    mode = "executor-driver" if args.driver or not cli_can_deploy() else "tosca-deploy-cli"
+    print(f"ours measured through: {mode}; parallelism {args.workers} for both", flush=True)
+    figures: dict[str, object] = {"ours_mode": mode, "workers": args.workers}
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
+        base = Path(tmp)
+        for kind, rounds in (("chain", args.rounds), ("fan", args.fan_rounds)):
+            times: dict[str, list[float]] = {"ours": [], "xopera": []}
+            for r in range(rounds):
+                order = ("xopera", "ours") if r % 2 else ("ours", "xopera")
+                for tool in order:
+                    project, out_dir = prepare(base, tool, kind)
+                    if tool == "xopera":
+                        elapsed = run_xopera(opera, project, args.workers)
+                    elif mode == "tosca-deploy-cli":
+                        elapsed = run_ours_cli(project, args.workers)
+                    else:
+                        elapsed = run_ours_driver(kind, project, out_dir, args.workers)
+                    check_outputs(kind, out_dir)
+                    times[tool].append(elapsed)
+                    print(f"{kind} round {r + 1}: {tool} {elapsed:.2f} s", flush=True)
+            ours = statistics.median(times["ours"])
+            xopera = statistics.median(times["xopera"])
+            figures[f"{kind}_ours_s"] = round(ours, 3)
+            figures[f"{kind}_xopera_s"] = round(xopera, 3)
+            figures[f"{kind}_ratio"] = round(ours / xopera, 4)
+            print(f"{kind}: ours {ours:.2f} s, xOpera {xopera:.2f} s, ratio {ours / xopera:.3f}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
