@@ -159,17 +159,25 @@ class LocalScheduler:
 
 
 def _group_alive(pgid: int) -> bool:
-    """True while any process of the group exists and is not a zombie."""
+    """True while any process of the group exists and is not a zombie.
+
+    ``killpg(pgid, 0)`` also succeeds for zombies (e.g. orphans re-parented to a PID 1 that
+    does not reap them), so the group's members are checked in /proc where it exists."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # killpg succeeds on a zombie leader: look at /proc where we can.
-    stat = Path(f"/proc/{pgid}/stat")
-    try:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return fields[0] != "Z"
-    except (OSError, IndexError):
+    proc = Path("/proc")
+    if not proc.is_dir():
         return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields: state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False

@@ -30,6 +30,15 @@ def sched(tmp_path: Path) -> Iterator[LocalScheduler]:
         s.cancel(job_id)
 
 
+def _alive(pid: int) -> bool:
+    """Exists and is not a zombie (orphans may stay zombies under a non-reaping PID 1)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def wait_terminal(s: LocalScheduler, job_id: str, timeout: float = 10.0) -> JobStatus:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -83,8 +92,7 @@ def test_cancel_kills_the_whole_process_group(sched: LocalScheduler, tmp_path: P
     sched.cancel(job_id)
     assert sched.status([job_id])[job_id] is JobStatus.CANCELLED
     time.sleep(0.1)
-    with pytest.raises(ProcessLookupError):
-        os.kill(child, 0)
+    assert not _alive(child)
     sched.cancel(job_id)  # idempotent
 
 
@@ -100,7 +108,9 @@ def test_killed_outside_is_lost_and_unknown_ids_are_lost(sched: LocalScheduler) 
     job_id = sched.submit(JobSpec(script="sleep 30"))
     pgid = int((sched.job_dir(job_id) / "pid").read_text())
     os.killpg(pgid, 9)
-    time.sleep(0.2)
+    end = time.monotonic() + 5
+    while sched.status([job_id])[job_id] is JobStatus.RUNNING and time.monotonic() < end:
+        time.sleep(0.05)
     assert sched.status([job_id])[job_id] is JobStatus.LOST
     assert sched.status(["local-nope"])["local-nope"] is JobStatus.LOST
     assert sched.status(["../etc"])["../etc"] is JobStatus.LOST
