@@ -187,16 +187,19 @@ def _parse_activity(
             )
             return None
         iface, _, op = value.rpartition(".")
-        if node is not None and step.target_relationship is None:
-            if node.operation(iface, op) is None:
-                problems.append(
-                    Problem(
-                        f"step '{step.name}': node '{node.name}' has no operation "
-                        f"'{op}' on interface '{iface}'",
-                        loc,
-                    )
+        if (
+            node is not None
+            and step.target_relationship is None
+            and node.operation(iface, op) is None
+        ):
+            problems.append(
+                Problem(
+                    f"step '{step.name}': node '{node.name}' has no operation "
+                    f"'{op}' on interface '{iface}'",
+                    loc,
                 )
-                return None
+            )
+            return None
         return Activity(kind="call_operation", operation=value, inputs=inputs)
     if kind in ("delegate", "inline"):
         inputs = {}

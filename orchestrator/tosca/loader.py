@@ -184,6 +184,7 @@ class _Builder:
         self.input_names: set[str] = set()
         self.nodes: dict[str, NodeTemplate] = {}
         self._raw_nodes: Any = {}
+        self._names: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------
     def problem(self, message: str, container: Any = None, key: Any = None, **where: Any) -> None:
@@ -213,8 +214,11 @@ class _Builder:
 
     @property
     def _node_names(self) -> set[str]:
-        raw = self._raw_nodes
-        return {str(k) for k in raw} if isinstance(raw, dict) else set()
+        return self._names
+
+    def _set_raw_nodes(self, raw: Any) -> None:
+        self._raw_nodes = raw
+        self._names = {str(k) for k in raw} if isinstance(raw, dict) else set()
 
     # -- top level -----------------------------------------------------------------------
     def build(self) -> ToscaModel:
@@ -254,7 +258,7 @@ class _Builder:
                 self.problem(f"unknown field '{key}' in topology_template", topo, key)
         model.inputs = self.parse_inputs(topo.get("inputs"), "topology", Location(file=self.file))
         self.input_names = set(model.inputs)
-        self._raw_nodes = topo.get("node_templates")
+        self._set_raw_nodes(topo.get("node_templates"))
         model.nodes = self._nodes(topo)
         self.nodes = model.nodes
         self._resolve_requirements(model, topo)
@@ -291,8 +295,9 @@ class _Builder:
                 for pname, pdef in defs.items():
                     ptype = pdef.get("type") if isinstance(pdef, dict) else None
                     if not type_exists(self.reg, ptype):
+                        what = _SINGULAR[key]
                         self.problem(
-                            f"{_SINGULAR[key]} '{pname}' of type '{name}' has unknown type {ptype!r}",
+                            f"{what} '{pname}' of type '{name}' has unknown type {ptype!r}",
                             defs,
                             pname,
                             file=f,
@@ -464,7 +469,7 @@ class _Builder:
         return caps
 
     def _artifacts(self, ntype: str, nt: Any) -> dict[str, tuple[str, str | None]]:
-        arts = self.reg.merged_map("node_types", ntype, "artifacts")
+        arts = dict(self.reg.merged_map("node_types", ntype, "artifacts"))
         if isinstance(nt.get("artifacts"), dict):
             arts.update(nt["artifacts"])
         out: dict[str, tuple[str, str | None]] = {}
@@ -778,32 +783,21 @@ class _Builder:
             )
         return outs
 
-    def _policies(self, raw: Any) -> dict[str, Any]:
+    def _policies(self, raw: Any) -> dict[str, Policy]:
         if raw is None:
             return {}
-        if isinstance(raw, dict):  # tolerate the mapping form; tosca-parser wants a list
-            raw_items = list(raw.items())
-            container = raw
-        elif isinstance(raw, list):
-            raw_items = []
-            for entry in raw:
-                if isinstance(entry, dict) and len(entry) == 1:
-                    raw_items.append((next(iter(entry)), next(iter(entry.values())), entry))
-                else:
-                    self.problems.append(
-                        Problem("each policy must be a one-key mapping",
-                                Location(file=self.file, line=line_of(entry) or line_of(raw)))
-                    )  # fmt: skip
-            container = None
-        else:
-            self.problem("'policies' must be a list", raw)
+        if not isinstance(raw, list):
+            self.problem("'policies' must be a list of one-key mappings", raw)
             return {}
         policies: dict[str, Policy] = {}
-        for item in raw_items:
-            name, pdef = item[0], item[1]
-            holder = container if container is not None else item[2]
-            policy = self._policy(str(name), pdef, Location(
-                file=self.file, line=line_of(holder, name), field=f"policies.{name}"))  # fmt: skip
+        for entry in raw:
+            if not isinstance(entry, dict) or len(entry) != 1:
+                where = Location(file=self.file, line=line_of(entry) or line_of(raw))
+                self.problems.append(Problem("each policy must be a one-key mapping", where))
+                continue
+            ((name, pdef),) = entry.items()
+            loc = Location(file=self.file, line=line_of(entry, name), field=f"policies.{name}")
+            policy = self._policy(str(name), pdef, loc)
             if policy is not None:
                 policies[policy.name] = policy
         return policies
@@ -821,7 +815,7 @@ class _Builder:
             self.problems.append(Problem(f"policy '{name}': targets must be a list", loc))
             targets = []
         for t in targets:
-            if t not in self._node_names:
+            if not isinstance(t, str) or t not in self._node_names:
                 self.problems.append(Problem(f"policy '{name}' targets unknown node '{t}'", loc))
         triggers = pdef.get("triggers") or {}
         if not isinstance(triggers, dict):

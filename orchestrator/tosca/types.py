@@ -81,6 +81,10 @@ class TypeRegistry:
                 )
                 self.files[(section, name)] = file
         self._ancestry: dict[tuple[str, str], list[str]] = {}
+        # Memo tables: the same type is asked about once per template using it.
+        self._merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._reqs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._iface_ops: dict[str, set[str]] = {}
 
     def has(self, section: str, name: str) -> bool:
         return name in self.defs.get(section, {})
@@ -126,7 +130,16 @@ class TypeRegistry:
         return canonical_type(base) in self.ancestry(section, name)
 
     def merged_map(self, section: str, name: str, key: str) -> dict[str, Any]:
-        """``key`` (properties, attributes, capabilities...) merged root first."""
+        """``key`` (properties, attributes, capabilities...) merged root first.
+
+        The result is shared (memoised): callers must not modify it.
+        """
+        memo = self._merged.get((section, name, key))
+        if memo is None:
+            memo = self._merged[(section, name, key)] = self._merge_map(section, name, key)
+        return memo
+
+    def _merge_map(self, section: str, name: str, key: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for t in reversed(self._raw_chain(section, name)):
             entries = self.get(section, t).get(key)
@@ -139,7 +152,13 @@ class TypeRegistry:
         return out
 
     def merged_requirements(self, name: str) -> dict[str, dict[str, Any]]:
-        """Requirement definitions of a node type by name, descendants overriding."""
+        """Requirement definitions of a node type by name, descendants overriding (shared)."""
+        memo = self._reqs.get(name)
+        if memo is None:
+            memo = self._reqs[name] = self._merge_requirements(name)
+        return memo
+
+    def _merge_requirements(self, name: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for t in reversed(self._raw_chain("node_types", name)):
             reqs = self.get("node_types", t).get("requirements")
@@ -153,7 +172,13 @@ class TypeRegistry:
         return out
 
     def interface_operations(self, itype: str) -> set[str]:
-        """Operation names an interface type (and its ancestors) declares."""
+        """Operation names an interface type (and its ancestors) declares (shared)."""
+        memo = self._iface_ops.get(itype)
+        if memo is None:
+            memo = self._iface_ops[itype] = self._interface_operations(itype)
+        return memo
+
+    def _interface_operations(self, itype: str) -> set[str]:
         ops: set[str] = set()
         for t in self._raw_chain("interface_types", itype):
             d = self.get("interface_types", t)

@@ -164,8 +164,8 @@ def _check_datatype(
     for ancestor in reg.ancestry("data_types", t):
         parent = reg.get("data_types", ancestor).get("derived_from")
         if isinstance(parent, str) and parent in PRIMITIVE_TYPES:
-            out = check_value(reg, value, parent, None, what, depth + 1)
-            return out or check_constraints(
+            found = check_value(reg, value, parent, None, what, depth + 1)
+            return found or check_constraints(
                 value, reg.get("data_types", t).get("constraints"), what
             )
     if not isinstance(value, dict):
@@ -179,13 +179,14 @@ def _check_datatype(
             out.append(((*path, key), f"{what}: unknown field '{key}' for {t} (known: {known})"))
             continue
         sub = f"{what}.{key}"
-        found = check_value_at(reg, item, str(pdef.get("type", "string")),
-                               pdef.get("entry_schema"), sub, depth + 1, (*path, key))  # fmt: skip
-        if not found:
-            found = [
+        ptype = str(pdef.get("type", "string"))
+        schema = pdef.get("entry_schema")
+        located = check_value_at(reg, item, ptype, schema, sub, depth + 1, (*path, key))
+        if not located:
+            located = [
                 ((*path, key), m) for m in check_constraints(item, pdef.get("constraints"), sub)
             ]
-        out += found
+        out += located
     for key, pdef in props.items():
         if (
             isinstance(pdef, dict)
@@ -214,8 +215,13 @@ def check_constraints(value: Any, constraints: Any, what: str = "value") -> list
 
 
 def _constraint_message(value: Any, op: str, arg: Any) -> str | None:
-    v = scalar_seconds(value) if isinstance(value, str) and scalar_seconds(value) else value
-    a = scalar_seconds(arg) if isinstance(arg, str) and scalar_seconds(arg) else arg
+    # Scalar-unit times compare by their value in seconds.
+    v: Any = value
+    a: Any = arg
+    if isinstance(value, str) and scalar_seconds(value) is not None:
+        v = scalar_seconds(value)
+    if isinstance(arg, str) and scalar_seconds(arg) is not None:
+        a = scalar_seconds(arg)
     try:
         if op == "valid_values":
             ok = value in (arg or [])

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the case table keeps one case per line)
 """Invalid templates: each one must fail with a clear message AND the right location.
 
 A template's expected line is marked with a trailing ``#@`` comment.
@@ -5,7 +6,6 @@ A template's expected line is marked with a trailing ``#@`` comment.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
