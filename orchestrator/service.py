@@ -190,11 +190,16 @@ class Service:
             if last is not None and last.status != ExecutionStatus.SUCCEEDED:
                 return self._resume(model, last, on_event, cancel)
             if last is not None:
+                if existing.status != DeploymentStatus.DEPLOYED:
+                    # Killed after the execution finished but before the deployment was
+                    # marked deployed: finish that bookkeeping now.
+                    self.store.set_deployment_outputs(dep_id, last.outputs)
+                    self.store.set_deployment_status(dep_id, DeploymentStatus.DEPLOYED)
                 return Outcome(
                     dep_id,
                     last.id,
                     "nothing to do",
-                    outputs=existing.outputs,
+                    outputs=last.outputs,
                     message=f"deployment '{dep_id}' is already deployed",
                 )
         model = self.load(template, inputs)
@@ -416,9 +421,9 @@ class Service:
                 ExecutionStatus.SUCCEEDED: DeploymentStatus.DEPLOYED,
                 ExecutionStatus.CANCELLED: DeploymentStatus.CANCELLED,
             }.get(result.status, DeploymentStatus.FAILED)
-            self.store.set_deployment_status(dep_id, status)
-            if ok:
+            if ok:  # outputs first: a deployment marked deployed always has its outputs
                 self.store.set_deployment_outputs(dep_id, result.outputs)
+            self.store.set_deployment_status(dep_id, status)
         elif workflow in ("uninstall", "undeploy"):
             self.store.set_deployment_status(
                 dep_id, DeploymentStatus.UNDEPLOYED if ok else DeploymentStatus.FAILED

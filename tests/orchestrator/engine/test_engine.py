@@ -50,9 +50,10 @@ def run(
     cancel: threading.Event | None = None,
     store: Store | None = None,
     execution_id: str | None = None,
+    workflow: str = "install",
 ):
     store = store or Store(tmp_path / "ws")
-    plan = Plan("install", steps)
+    plan = Plan(workflow, steps)
     if execution_id is None:
         store.create_deployment("d", "t.yaml", {})
         execution_id = store.create_execution(
@@ -216,7 +217,7 @@ def test_set_state_steps_set_node_states(tmp_path):
             depends_on=("a.Standard.create",),
         ),
     ]
-    result, store, eid, _ = run(tmp_path, steps)
+    result, store, eid, _ = run(tmp_path, steps, workflow="exec_job")
     assert result.status == "succeeded"
     assert {n.name: n.state for n in store.nodes("d")} == {"a": "created"}
     node_events = [e.status for e in store.events(eid) if e.kind == "node"]
@@ -409,3 +410,20 @@ def test_topology_outputs_recorded_on_success(tmp_path):
     result, store, eid, _ = run(tmp_path, [op("a", "create")], ansible=ansible, binding=binding)
     assert result.outputs == {"endpoint": "http://x"}
     assert store.get_execution(eid).outputs == {"endpoint": "http://x"}
+
+
+def test_declarative_workflows_set_lifecycle_states(tmp_path):
+    def boom(r):
+        raise RuntimeError("no")
+
+    ansible = FakeExecutor({"b.Standard.configure": boom})
+    steps = [
+        op("a", "create"),
+        op("a", "start", ("a.Standard.create",)),
+        op("b", "create"),
+        op("b", "configure", ("b.Standard.create",)),
+    ]
+    result, store, eid, _ = run(tmp_path, steps, ansible=ansible)
+    assert {n.name: n.state for n in store.nodes("d")} == {"a": "started", "b": "error"}
+    a_states = [e.status for e in store.events(eid) if e.kind == "node" and e.subject == "a"]
+    assert a_states == ["creating", "created", "starting", "started"]
