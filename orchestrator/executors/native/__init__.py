@@ -83,6 +83,12 @@ class NativeContext:
             self._secrets.add(str(value))
         return Secret(value)
 
+    def hide(self, value: str) -> None:
+        """Redact ``value`` from every log from now on (a credential that is not a Secret)."""
+        if value:
+            with self._lock:
+                self._secrets.add(str(value))
+
     def log(self, level: int | str, message: str) -> None:
         """Record a line in the operation's log (redacted) and the Python log."""
         lvl = logging.getLevelName(level.upper()) if isinstance(level, str) else level
