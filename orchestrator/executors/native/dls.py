@@ -244,6 +244,7 @@ def _move(ctx: NativeContext, s: dict[str, Any]) -> dict[str, Any]:
     if kind == "stage_in":
         target = Path(str(s.get("target_path") or "input"))
         destination = target if target.is_absolute() else work / target
+        destination.mkdir(parents=True, exist_ok=True)  # upstream `target` is a directory
         moved = datamover.stage_in(str(s.get("oid", "")), destination, cancel=ctx.cancel)
     elif kind == "stage_out":
         source = Path(str(s.get("source_path", "")))
