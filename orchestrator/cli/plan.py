@@ -24,13 +24,14 @@ def make_plan(
     template's topology inputs.
     """
     from orchestrator.plan.builder import build_plan
-    from orchestrator.tosca import load
+    from orchestrator.tosca import load, type_inputs
 
     given = dict(inputs or {})
-    model_probe = load(path)
-    wf = model_probe.workflows.get(workflow)
+    model = load(path)
+    wf = model.workflows.get(workflow)
     wf_inputs = {k: given.pop(k) for k in list(given) if wf is not None and k in wf.inputs}
-    model = load(path, given) if given else model_probe
+    if given:
+        model.input_values = type_inputs(model, given)
     return build_plan(model, workflow, wf_inputs)
 
 

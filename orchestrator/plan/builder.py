@@ -54,12 +54,10 @@ def build_plan(
         steps = _declarative(model, install=False)
         plan_inputs = {}
     elif workflow in model.workflows:
-        wf = model.workflows[workflow]
-        from orchestrator.tosca.loader import _type_values
-        from orchestrator.tosca.types import TypeRegistry
+        from orchestrator.tosca.loader import type_workflow_inputs
 
-        plan_inputs = _type_values(wf.inputs, inputs or {}, TypeRegistry({}), "workflow input")
-        steps = _imperative(model, wf, prefix="", depth=0)
+        plan_inputs = type_workflow_inputs(model, workflow, inputs or {})
+        steps = _imperative(model, model.workflows[workflow], prefix="", depth=0)
     else:
         known = ", ".join(model.workflow_names)
         raise PlanError(f"unknown workflow '{workflow}' (known: {known})")
@@ -340,8 +338,12 @@ def _topological(steps: list[Step]) -> list[Step]:
 def plan_levels(plan: Plan) -> list[list[Step]]:
     """Steps grouped by depth: level N needs only steps of levels < N."""
     level: dict[str, int] = {}
+    failure_preds: dict[str, list[str]] = {}
+    for s in plan.steps:
+        for t in s.on_failure:
+            failure_preds.setdefault(t, []).append(s.id)
     for s in plan.steps:  # already topological
-        preds = [*s.depends_on, *(x.id for x in plan.steps if s.id in x.on_failure)]
+        preds = [*s.depends_on, *failure_preds.get(s.id, ())]
         level[s.id] = 1 + max((level[p] for p in preds if p in level), default=-1)
     out: list[list[Step]] = []
     for s in plan.steps:

@@ -5,7 +5,7 @@
 """
 
 from orchestrator.tosca.context import ModelEvalContext
-from orchestrator.tosca.loader import load, type_inputs
+from orchestrator.tosca.loader import load, type_inputs, type_workflow_inputs
 from orchestrator.tosca.model import (
     Activity,
     Capability,
@@ -35,4 +35,5 @@ __all__ = [
     "WorkflowStep",
     "load",
     "type_inputs",
+    "type_workflow_inputs",
 ]

@@ -43,7 +43,7 @@ from orchestrator.tosca.values import (
 )
 from orchestrator.tosca.yamlloc import line_of
 
-__all__ = ["load", "type_inputs"]
+__all__ = ["load", "type_inputs", "type_workflow_inputs"]
 
 VERSIONS = (
     "tosca_simple_yaml_1_0",
@@ -135,8 +135,15 @@ def type_inputs(
 
     Raises ``UsageError`` naming the input for unknown names and invalid values.
     """
-    reg = reg or TypeRegistry({})
+    reg = reg or model.types or TypeRegistry({})
     return _type_values(model.inputs, given, reg, "input")
+
+
+def type_workflow_inputs(model: ToscaModel, workflow: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Typed values of a custom workflow's inputs (defaults filled in); UsageError if bad."""
+    wf = model.workflows[workflow]
+    reg = model.types or TypeRegistry({})
+    return _type_values(wf.inputs, given, reg, "workflow input")
 
 
 def _type_values(
@@ -272,6 +279,7 @@ class _Builder:
             name: self.reg.get("node_types", name) for name in self.reg.defs["node_types"]
         }
         model.input_values = {n: d.default for n, d in model.inputs.items() if d.has_default}
+        model.types = self.reg
         return model
 
     def _check_custom_types(self) -> None:

@@ -226,6 +226,9 @@ class ToscaModel:
     policies: dict[str, Policy] = field(default_factory=dict)
     workflows: dict[str, Workflow] = field(default_factory=dict)
     node_types: dict[str, dict[str, Any]] = field(default_factory=dict)  # merged definitions
+    # The type registry the model was checked against (orchestrator.tosca.types.TypeRegistry);
+    # used to type input values given later (workflow inputs, deploy-time inputs).
+    types: Any = field(default=None, repr=False, compare=False)
 
     def node(self, name: str) -> NodeTemplate:
         """The node template ``name`` (KeyError if absent)."""
