@@ -121,6 +121,7 @@ def validate_with_toscaparser(source: Source, node_lines: dict[str, int | None])
     _patch_toscaparser()
     logging.getLogger("tosca").setLevel(logging.CRITICAL)
     file = str(source.root_file)
+    ExceptionCollector.clear()
     try:
         ToscaTemplate(yaml_dict_tpl=clean_copy(source))
     except (KeyError, AttributeError, TypeError, ValueError, IndexError, RecursionError,

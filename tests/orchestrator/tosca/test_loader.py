@@ -227,3 +227,42 @@ def test_profile_found_from_the_package(tmp_path: Path) -> None:
     assert (tosca_types.PROFILE_DIR / "eflows4hpc.yaml").is_file()
     shutil.copy(Path(__file__).parents[3] / "examples" / "tsunami" / "tsunami.yaml", tmp_path)
     assert "forecast" in load(tmp_path / "tsunami.yaml").nodes
+
+
+def test_toscaparser_crash_becomes_a_validation_error(project: Path, monkeypatch) -> None:
+    from toscaparser import tosca_template
+
+    from orchestrator.errors import ValidationError
+
+    def crash(self, *args, **kwargs):
+        raise KeyError("properties")
+
+    monkeypatch.setattr(tosca_template.ToscaTemplate, "__init__", crash)
+    with pytest.raises(ValidationError, match="tosca-parser could not process the template"):
+        load(project)
+
+
+def test_deeply_nested_values_are_reported_not_crashed(tmp_path: Path) -> None:
+    from orchestrator.errors import ValidationError
+
+    deep = "[" * 5000 + "]" * 5000
+    path = tmp_path / "deep.yaml"
+    path.write_text(
+        "tosca_definitions_version: tosca_simple_yaml_1_3\n"
+        "topology_template:\n  node_templates:\n    n:\n      type: tosca.nodes.Root\n"
+        f"      metadata: {{x: {deep}}}\n"
+    )
+    with pytest.raises(ValidationError, match="nest"):
+        load(path)
+
+
+def test_relationship_context_resolves_source_and_target(project: Path) -> None:
+    from orchestrator.tosca import ModelEvalContext
+    from orchestrator.tosca.functions import GetProperty
+
+    model = load(project, {"site_user": "ana"})
+    ctx = ModelEvalContext(model, "job", None, lambda p: f"S({p})", source="tool", target="job")
+    assert GetProperty("TARGET", ("application", "command")).evaluate(ctx) == "app.py"
+    assert GetProperty("SOURCE", ("password",)).evaluate(ctx) == "S(tool/password)"
+    assert GetProperty("HOST", ("user",)).evaluate(ctx) == "ana"
+    assert GetProperty("job", ("environment", "scheduler")).evaluate(ctx) == "slurm"
