@@ -155,6 +155,16 @@ class Service:
         names = ", ".join(d.id for d in deployments)
         raise UsageError(f"several deployments in {self.workspace} ({names}): name one")
 
+    def _deployable(self, deployment_id: str | None) -> DeploymentRecord:
+        """A deployment custom workflows may run on: one that is deployed."""
+        dep = self._deployment(deployment_id)
+        if dep.status != DeploymentStatus.DEPLOYED:
+            raise UsageError(
+                f"deployment '{dep.id}' is {dep.status}, not deployed: finish it first "
+                "('tosca deploy --resume')"
+            )
+        return dep
+
     def _model_of(self, dep: DeploymentRecord, extra: Mapping[str, Any] | None) -> ToscaModel:
         """Reload a deployment's template with its recorded inputs (secrets given again)."""
         inputs = {**dep.inputs, **dict(extra or {})}
@@ -250,7 +260,7 @@ class Service:
         cancel: threading.Event | None = None,
     ) -> Outcome:
         """Run a custom workflow (e.g. ``exec_job``) of a deployed template and wait."""
-        dep = self._deployment(deployment_id)
+        dep = self._deployable(deployment_id)
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
         return self._start(model, plan, dep.id, dict(plan.inputs), on_event, cancel)
@@ -268,7 +278,7 @@ class Service:
         the process runs ``tosca executions resume ID``; its output goes to
         ``<workspace>/executions/<id>/engine.log``.
         """
-        dep = self._deployment(deployment_id)
+        dep = self._deployable(deployment_id)
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
         execution = self._record_execution(model, plan, dep.id, dict(plan.inputs))

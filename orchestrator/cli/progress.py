@@ -45,8 +45,22 @@ def workspace_default() -> str:
     return os.environ.get("TOSCA_WORKSPACE", ".tosca")
 
 
+def _configure_logging(debug: bool) -> None:
+    """Library logs go to stderr only with TOSCA_DEBUG; otherwise progress, summaries and
+    ``tosca logs`` carry what users need (operation output is in the state store)."""
+    import logging
+
+    root = logging.getLogger()
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
 def make_service(workspace: str | None) -> Service:
     from orchestrator.service import Service
+
+    _configure_logging(bool(os.environ.get("TOSCA_DEBUG")))
 
     kill = os.environ.get(KILL_ENV)
     return Service(
@@ -148,9 +162,9 @@ class Progress:
         sid = event.step_id
         if sid is None:
             if event.status == "running" and event.message:
-                # "<workflow>: N steps"
+                # "N steps"
                 with suppress(IndexError, ValueError):
-                    self.total = int(event.message.rsplit(": ", 1)[1].split()[0])
+                    self.total = int(event.message.split()[0])
             return
         if event.status == "running":
             self.running.setdefault(sid, time.monotonic())

@@ -205,12 +205,17 @@ class Engine:
         self._failure_sources = failure_sources
         pool = ThreadPoolExecutor(self.config.max_workers, thread_name_prefix="step")
         self._pool = pool
-        self._emit(None, ExecutionStatus.RUNNING, f"{self.plan.workflow}: {len(self._steps)} steps")
+        self._emit(None, ExecutionStatus.RUNNING, f"{len(self._steps)} steps")
         last_beat = last_cancel_check = time.monotonic()
         try:
             while sorter.is_active():
-                for sid in sorter.get_ready():
-                    self._dispatch(sid, sorter)
+                # Steps settled without running (set_state, not_run...) free their
+                # dependents at once: keep dispatching until nothing new is ready.
+                ready = sorter.get_ready()
+                while ready:
+                    for sid in ready:
+                        self._dispatch(sid, sorter)
+                    ready = sorter.get_ready()
                 self._start_due_retries()
                 self._flush_ansible()
                 try:

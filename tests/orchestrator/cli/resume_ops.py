@@ -2,7 +2,7 @@
 
 Every operation leaves a trace a test can count:
 
-* ``op`` appends ``<step>`` to ``inputs["counter"]`` once per idempotency token: an attempt
+* ``op`` fails when ``inputs["fail"]`` names its node and it is ``configure``; else it appends ``<step>`` to ``inputs["counter"]`` once per idempotency token: an attempt
   interrupted by a kill and re-run with the same token does not add a second line (that is
   how an idempotent operation uses the token); every call also appends to ``<counter>.calls``.
 * ``submit`` / ``run`` / ``cancel`` drive a file-based fake scheduler in
@@ -37,8 +37,9 @@ def op(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     _append(f"{counter}.calls", f"{ctx.step_id} {token}")
     if float(inputs.get("sleep", 0)):
         time.sleep(float(inputs["sleep"]))
-    if inputs.get("fail"):
-        raise RuntimeError(f"{ctx.step_id} failed on purpose: {inputs['fail']}")
+    if inputs.get("fail") and inputs["fail"] == ctx.node and ctx.operation == "configure":
+        ctx.log("INFO", "about to fail")
+        raise RuntimeError(f"{ctx.step_id} failed on purpose")
     done = counter.read_text().split("\n") if counter.exists() else []
     if not any(line.endswith(f" {token}") for line in done):
         _append(counter, f"{ctx.step_id} {token}")
@@ -67,8 +68,15 @@ def submit(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
         except FileExistsError:
             n += 1
     with os.fdopen(fd, "w") as fh:
-        json.dump({"token": token, "submitted_at": time.time(),
-                   "duration": float(inputs.get("duration", 0.3)), "state": "QUEUED"}, fh)
+        json.dump(
+            {
+                "token": token,
+                "submitted_at": time.time(),
+                "duration": float(inputs.get("duration", 0.3)),
+                "state": "QUEUED",
+            },
+            fh,
+        )
         fh.flush()
         os.fsync(fh.fileno())
     _append(jobs / "submissions", f"{n} {token}")
