@@ -2,7 +2,8 @@
 
 Every operation leaves a trace a test can count:
 
-* ``op`` fails when ``inputs["fail"]`` names its node and it is ``configure``; else it appends ``<step>`` to ``inputs["counter"]`` once per idempotency token: an attempt
+* ``op`` fails when ``inputs["fail"]`` names its node and it is ``configure``; else it
+  appends ``<step>`` to ``inputs["counter"]`` once per idempotency token: an attempt
   interrupted by a kill and re-run with the same token does not add a second line (that is
   how an idempotent operation uses the token); every call also appends to ``<counter>.calls``.
 * ``submit`` / ``run`` / ``cancel`` drive a file-based fake scheduler in

@@ -39,8 +39,14 @@ class Cli:
                               timeout=timeout, env=_env(), cwd=self.tmp)  # fmt: skip
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=_env(), cwd=self.tmp)  # fmt: skip
+        return subprocess.Popen(
+            self.argv(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            cwd=self.tmp,
+        )
 
     def deploy(self, *extra: str) -> subprocess.CompletedProcess[str]:
         return self("deploy", str(TEMPLATE), "-i", f"counter={self.tmp / 'counter'}",
