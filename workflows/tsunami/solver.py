@@ -145,7 +145,8 @@ class SimulationResult:
     ``bathymetry``: bed elevation after the deformation (m, positive up); ``deformation``:
     vertical sea-floor displacement applied (m); ``max_height``: maximum free surface (m,
     FILL_VALUE where never wet); ``arrival_times``: seconds, -1 where the wave never arrived;
-    ``snapshot_times`` / ``snapshots``: free surface eta (m, NaN where dry);
+    ``snapshot_times`` / ``snapshots``: free surface eta (m, NaN where dry), with the
+    velocities ``snapshots_u`` / ``snapshots_v`` (m/s, east / north, 0 where dry);
     ``poi_*``: point time series (``poi_eta`` shape (n_times, n_points)).
     """
 
@@ -159,6 +160,8 @@ class SimulationResult:
     arrival_times: np.ndarray
     snapshot_times: list[float] = field(default_factory=list)
     snapshots: list[np.ndarray] = field(default_factory=list)
+    snapshots_u: list[np.ndarray] = field(default_factory=list)
+    snapshots_v: list[np.ndarray] = field(default_factory=list)
     poi_lon: np.ndarray | None = None
     poi_lat: np.ndarray | None = None
     poi_index: np.ndarray | None = None
@@ -427,9 +430,16 @@ def simulate(
         result.poi_times.append(t)
         result.poi_eta.append(np.where(depth > eps, depth + bb[jj, ii], 0.0))
 
+    def snapshot(hh: np.ndarray, hu_: np.ndarray, hv_: np.ndarray) -> None:
+        wet_ = hh > eps
+        safe = np.where(wet_, hh, 1.0)
+        result.snapshot_times.append(t)
+        result.snapshots.append(np.where(wet_, hh + b, np.nan))
+        result.snapshots_u.append(np.where(wet_, hu_ / safe, 0.0))
+        result.snapshots_v.append(np.where(wet_, hv_ / safe, 0.0))
+
     if save_interval:
-        result.snapshot_times.append(0.0)
-        result.snapshots.append(np.where(h > eps, h + b, np.nan))
+        snapshot(h, hu, hv)
     started = time.perf_counter()
     limit = max_steps if max_steps is not None else math.inf
     while t < duration - 1e-9 and steps < limit:
@@ -445,9 +455,7 @@ def simulate(
         if new_rate > 0.0:
             rate = new_rate
         if t >= next_save - 1e-9:
-            hh = engine.get("h")
-            result.snapshot_times.append(t)
-            result.snapshots.append(np.where(hh > eps, hh + b, np.nan))
+            snapshot(engine.get("h"), engine.get("hu"), engine.get("hv"))
             next_save += save_interval  # type: ignore[operator]
             if progress is not None:
                 progress(t, steps)
@@ -461,8 +469,7 @@ def simulate(
     result.max_height = engine.get("maxh")
     result.arrival_times = engine.get("arrival")
     if not save_interval:
-        result.snapshot_times.append(t)
-        result.snapshots.append(np.where(result.h > eps, result.h + b, np.nan))
+        snapshot(result.h, result.hu, result.hv)
     log.debug("simulated %.1f s in %d steps, %.2f s wall (%s)", t, steps,
               result.wall_seconds, backend)  # fmt: skip
     return result
