@@ -173,3 +173,41 @@ def test_resume_of_a_finished_deploy_does_nothing(tmp_path):
     again = _deploy(tmp_path, "--resume")
     assert again.returncode == 0 and "already deployed" in again.stdout
     _check_complete(tmp_path)
+
+
+ANSIBLE_TEMPLATE = HERE / "ansible_template"
+ANSIBLE_EFFECTS = ["first-create", "first-configure", "second-create", "second-configure"]
+
+
+def _deploy_ansible(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    argv = [
+        sys.executable, "-m", "orchestrator.cli.main", "deploy", str(ANSIBLE_TEMPLATE),
+        "--workspace", str(tmp / "ws"), "-i", f"counter={tmp / 'counter'}", "-q", *args,
+    ]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=180,
+                          env=_env(**env), cwd=tmp)  # fmt: skip
+
+
+@pytest.mark.integration
+def test_resume_with_the_ansible_executor(tmp_path):
+    """Playbook operations through the real batched Ansible executor, killed mid-deploy."""
+    from orchestrator.service import Service
+
+    service = Service(tmp_path / "count-ws")
+    seen: list[int] = []
+    service.store.transition_hook = seen.append
+    assert service.deploy(ANSIBLE_TEMPLATE, {"counter": str(tmp_path / "count-c")}).ok
+    service.close()
+    total = len(seen)
+    for kill_at in (total // 3, (2 * total) // 3):
+        case = tmp_path / f"k{kill_at}"
+        case.mkdir()
+        first = _deploy_ansible(case, TOSCA_TEST_KILL_AFTER_TRANSITIONS=str(kill_at))
+        assert first.returncode == -signal.SIGKILL, first.stderr
+        done = _succeeded_steps(case / "ws")
+        assert 0 < len(done) < 4  # killed in the middle of the chain
+        second = _deploy_ansible(case, "--resume")
+        assert second.returncode == 0, second.stdout + second.stderr
+        effects = [line.split()[0] for line in _lines(case / "counter")]
+        assert effects == ANSIBLE_EFFECTS, (kill_at, effects)  # each playbook ran once
+        assert "output second_result = second-configure-done" in second.stdout
