@@ -90,6 +90,25 @@ def resolve_playbook(primary: str, template_dir: str | os.PathLike[str] | None =
 # -- worker processes --------------------------------------------------------------------
 
 
+def _descendants(root: int) -> list[int]:
+    """PIDs of every live descendant of ``root`` (Linux /proc; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    found: list[int] = []
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
 class _WorkerProcess:
     """One warm ``ansible_worker`` process; events of its current job go to ``sink``."""
 
@@ -145,8 +164,14 @@ class _WorkerProcess:
             sink.put({"ev": "died", "job": job})
 
     def kill(self) -> None:
+        """Kill the worker and every process under it. Ansible runs each task in a fork that
+        calls setsid(), so a process-group kill alone would leave running commands behind."""
+        victims = [self.proc.pid, *_descendants(self.proc.pid)]
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 
     def close(self) -> None:
@@ -442,15 +467,27 @@ class AnsibleExecutor:
                 on_started(op.request.step_id)
         elif kind == "task" and op is not None:
             op.log.append(_format_task(event))
-        elif kind == "end" and op is not None:
-            status = {"ok": SUCCEEDED, "timed_out": TIMED_OUT}.get(event.get("status", ""), FAILED)
-            self._finish(
-                op, status, event.get("outputs") or {}, event.get("error"), results, on_finished
-            )
         elif kind == "done":
             running.pop(job.id)
             assert job.worker is not None
-            self._pool.release(job.worker)
+            if any(end.get("status") == "timed_out" for end in event.get("results") or []):
+                # Ansible stops waiting for a timed-out task but not the command it started:
+                # drop this worker with everything under it.
+                job.worker.kill()
+            self._pool.release(job.worker)  # before the callbacks: they may submit more work
+            for end in event.get("results") or []:
+                member = by_step.get(end.get("step_id", ""))
+                if member is None:
+                    continue
+                status = {"ok": SUCCEEDED, "timed_out": TIMED_OUT}.get(end.get("status"), FAILED)
+                self._finish(
+                    member,
+                    status,
+                    end.get("outputs") or {},
+                    end.get("error"),
+                    results,
+                    on_finished,
+                )
         elif kind == "died":
             running.pop(job.id)
             tail = "\n".join(job.worker.stderr_tail) if job.worker else ""

@@ -13,8 +13,7 @@ Protocol (JSON lines; requests on stdin, events on the file descriptor named by 
     <- {"ev": "ready"}                                   once, after start-up
     <- {"ev": "start", "job", "step_id"}                 when the op's first play starts
     <- {"ev": "task", "job", "step_id", "task", "status", "res"}   per task result
-    <- {"ev": "end", "job", "step_id", "status", "outputs", "error"}
-    <- {"ev": "done", "job"}                             the job is over
+    <- {"ev": "done", "job", "results": [{"step_id", "status", "outputs", "error"}]}
 
 The ops of one job share a playbook: they run as ONE play over one inventory alias per op,
 so Ansible runs them in parallel (forks) and a failed host never stops the others. Inputs
@@ -25,6 +24,7 @@ to stderr; the event channel carries only this protocol.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -41,6 +41,20 @@ _WARM_UP_PLAYBOOK = """\
     - set_stats: {data: {warm: true}}
     - set_fact: {warm: true}
 """
+
+_PRELOAD_ACTIONS = (
+    "ansible.builtin.command",
+    "ansible.builtin.shell",
+    "ansible.builtin.normal",
+    "ansible.builtin.set_stats",
+    "ansible.builtin.set_fact",
+    "ansible.builtin.debug",
+    "ansible.builtin.fail",
+    "ansible.builtin.assert",
+    "ansible.builtin.copy",
+    "ansible.builtin.template",
+    "ansible.builtin.file",
+)
 
 # Result keys worth keeping in an operation's log and for its outputs.
 _KEEP = (
@@ -131,9 +145,22 @@ class _Worker:
             self.run_job({"job": 0, "ops": [op]}, emit=False)
         finally:
             os.unlink(handle.name)
+        self._preload_plugins()
         # Keep the warmed-up heap out of the collector: forks (one per task) then share it
         # copy-on-write instead of touching every page.
         gc.freeze()
+
+    def _preload_plugins(self) -> None:
+        """Import the common action / connection plugins here, once: Ansible loads them in
+        each per-task fork otherwise, paying the import again for every task."""
+        from ansible.plugins.loader import action_loader, connection_loader
+
+        for name in _PRELOAD_ACTIONS:
+            with contextlib.suppress(Exception):
+                action_loader.get(name, class_only=True)
+        for name in ("local", "ssh", "mitogen_local", "mitogen_ssh"):
+            with contextlib.suppress(Exception):
+                connection_loader.get(name, class_only=True)
 
     def serve(self) -> None:
         self.warm_up()
@@ -233,19 +260,22 @@ class _Worker:
             for alias in aliases:
                 if state[alias]["status"] == "ok":
                     state[alias].update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        results = []
         for alias, op in aliases.items():
             st = state[alias]
-            self.emit(
-                ev="end",
-                job=job,
-                step_id=op["step_id"],
-                status=st["status"],
-                outputs=st["outputs"],
-                error=st["error"],
+            results.append(
+                {
+                    "step_id": op["step_id"],
+                    "status": st["status"],
+                    "outputs": st["outputs"],
+                    "error": st["error"],
+                }
             )
             self.inventory._inventory.remove_host(self.inventory.get_host(alias))
             self.vm.clear_facts(alias)
-        self.emit(ev="done", job=job)
+        # One message: the parent frees this worker before it reports the operations, so a
+        # dependent operation submitted from a finish callback finds it idle.
+        self.emit(ev="done", job=job, results=results)
         self.quiet = False
 
 
@@ -307,11 +337,21 @@ def _build_callback_class() -> type:
     return Callback
 
 
+def _become_subreaper() -> None:
+    """Adopt orphaned descendants (Linux): a command left running by a timed-out task is
+    re-parented here instead of to init, so the executor's kill of this tree reaches it."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
 def main() -> None:
     channel = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     strategy = sys.argv[2] if len(sys.argv) > 2 else "linear"
     # Anything Ansible prints must not corrupt the event channel: stdout goes to stderr.
     os.dup2(2, 1)
+    _become_subreaper()
     t0 = time.monotonic()
     worker = _Worker(channel, strategy)
     print(f"ansible worker ready in {time.monotonic() - t0:.2f}s", file=sys.stderr)

@@ -45,7 +45,7 @@ SLEEP = """\
 - hosts: all
   gather_facts: false
   tasks:
-    - command: sleep 30
+    - command: sleep 37.5
 """
 SHADOW = """\
 - hosts: all
@@ -200,9 +200,12 @@ def test_secret_inputs_are_redacted(executor: AnsibleExecutor, tmp_path: Path):
 def test_cancel_and_timeout(project: Path, tmp_path: Path):
     with AnsibleExecutor(template_dir=project, max_workers=2) as ex:
         cancel = threading.Event()
-        threading.Timer(1.0, cancel.set).start()
         t0 = time.monotonic()
-        result = ex.run_batch([op("c.Standard.create", "playbooks/sleep.yaml")], cancel=cancel)[0]
+        result = ex.run_batch(
+            [op("c.Standard.create", "playbooks/sleep.yaml")],
+            on_started=lambda step: threading.Timer(1.0, cancel.set).start(),  # mid-command
+            cancel=cancel,
+        )[0]
         assert result.status == CANCELLED and time.monotonic() - t0 < 20
         slow = OperationRequest(
             "t.Standard.create", "t", "Standard", "create", "playbooks/sleep.yaml", timeout=2
@@ -214,3 +217,17 @@ def test_cancel_and_timeout(project: Path, tmp_path: Path):
         timed, ok = ex.run_batch([slow, fast])
         assert timed.status == TIMED_OUT and time.monotonic() - t0 < 20
         assert ok.status == SUCCEEDED  # the executor recovered after killing a worker
+    time.sleep(0.5)
+    assert not _running("sleep 37.5"), "a cancelled / timed-out command was left running"
+
+
+def _running(cmdline: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = entry.read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if text == cmdline:
+            found.append(entry.parent.name)
+    return found
