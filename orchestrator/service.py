@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.policies import EngineConfig
-from orchestrator.errors import StateError, UsageError
+from orchestrator.errors import StateError, ToscaError, UsageError
 from orchestrator.executors.base import Executor
 from orchestrator.state import (
     REDACTED,
@@ -198,7 +198,7 @@ class Service:
             model = self._model_of(existing, given)
             last = self.store.latest_execution(dep_id, "install")
             if last is not None and last.status != ExecutionStatus.SUCCEEDED:
-                return self._resume(model, last, on_event, cancel)
+                return self._resume(model, last, on_event, cancel, override_cancel=True)
             if last is not None:
                 if existing.status != DeploymentStatus.DEPLOYED:
                     # Killed after the execution finished but before the deployment was
@@ -324,7 +324,13 @@ class Service:
         execution: ExecutionRecord,
         on_event: EventCallback | None,
         cancel: threading.Event | None,
+        *,
+        cancel_now: bool = False,
+        override_cancel: bool = False,
     ) -> Outcome:
+        """Run a recorded execution to its end. ``cancel_now`` runs it only to cancel it
+        (jobs cancelled, steps marked); ``override_cancel`` drops an earlier cancel request
+        (an explicit ``deploy --resume``)."""
         workflow_inputs = dict(execution.inputs)
         if any(v == REDACTED for v in workflow_inputs.values()):
             raise UsageError(
@@ -338,7 +344,12 @@ class Service:
                 f"execution {execution.id}: the template changed since it started "
                 "(its steps differ); cancel it and start a new one"
             )
-        if execution.cancel_requested and execution.status in ExecutionStatus.FINAL:
+        if override_cancel and execution.cancel_requested:
+            self.store.clear_cancel(execution.id)
+        elif cancel_now:
+            cancel = cancel or threading.Event()
+            cancel.set()
+        elif execution.cancel_requested and execution.status in ExecutionStatus.FINAL:
             return Outcome(
                 execution.deployment_id,
                 execution.id,
@@ -461,8 +472,27 @@ class Service:
     # -- queries --------------------------------------------------------------------------
 
     def cancel_execution(self, execution_id: str) -> ExecutionRecord:
-        """Ask the process running the execution to cancel it (works across processes)."""
-        return self.store.request_cancel(execution_id)
+        """Cancel an execution, from any process.
+
+        A running execution's process sees the flag within a fraction of a second and
+        cancels its running operations and jobs. An execution nobody runs (killed, or
+        triggered but not started) is cancelled here: its submitted jobs are cancelled
+        through their ``Runnable.cancel`` and its steps marked cancelled.
+        """
+        record = self.store.request_cancel(execution_id)
+        if record.status in ExecutionStatus.FINAL or self.store.owner_alive(record):
+            return record
+        try:
+            dep = self.store.get_deployment(record.deployment_id)
+            model = self._model_of(dep, None)
+            self._resume(model, record, None, threading.Event(), cancel_now=True)
+        except StateError:
+            pass  # another process claimed it meanwhile: it will see the flag
+        except ToscaError as exc:  # template gone or unloadable: record the cancel only
+            self.store.finish_execution(
+                record.id, ExecutionStatus.CANCELLED, error=f"cancelled ({exc})"
+            )
+        return self.store.get_execution(record.id)
 
     def list_deployments(self) -> list[DeploymentRecord]:
         return self.store.list_deployments()

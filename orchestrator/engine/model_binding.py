@@ -17,7 +17,7 @@ from orchestrator.engine.binding import RunState, short_interface
 from orchestrator.errors import ToscaError
 from orchestrator.executors.base import HostSpec
 from orchestrator.plan.model import CALL_OPERATION, Step
-from orchestrator.state.redact import Redactor
+from orchestrator.state.redact import Redactor, is_secret_key
 from orchestrator.tosca import ModelEvalContext, ToscaModel
 from orchestrator.tosca import functions as fn
 from orchestrator.tosca.values import scalar_seconds
@@ -36,6 +36,11 @@ class ModelBinding:
         self.model = model
         self.workspace = str(workspace) if workspace is not None else None
         self.redactor = Redactor()
+        # Topology inputs named like secrets (db_password, api_token...) flow into
+        # operation inputs: hide their values wherever they appear in logs.
+        for name, value in model.input_values.items():
+            if is_secret_key(name) and isinstance(value, str):
+                self.redactor.add(value)
 
     # -- evaluation -----------------------------------------------------------------------
 

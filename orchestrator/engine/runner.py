@@ -523,7 +523,9 @@ class Engine:
             step_status = StepStatus.FAILED
         if result.status == TIMED_OUT and not error:
             error = "operation timed out"
-        attrs = (step.node, self._attribute_updates(step, outputs)) if ok and step.node else None
+        attrs = None
+        if ok and step.node:  # stored redacted; the in-memory run state keeps clear values
+            attrs = (step.node, redact.value(self._attribute_updates(step, outputs)))
         states = self._lifecycle(step)
         node_state = None
         if states and step.node:

@@ -675,10 +675,8 @@ class Store:
             )
 
     def request_cancel(self, execution_id: str) -> ExecutionRecord:
-        """Ask the process running an execution to cancel it (it polls this flag).
-
-        An execution with no live owner is marked cancelled at once.
-        """
+        """Set an execution's cancel flag; the process running it polls the flag and
+        cancels. Returns the execution as it is now (see ``owner_alive``)."""
         execution = self.get_execution(execution_id)
         with self._write() as cur:
             cur.execute("UPDATE executions SET cancel_requested=1 WHERE id=?", (execution.id,))
@@ -691,11 +689,17 @@ class Store:
                 "cancel_requested",
                 None,
             )
-        if execution.status not in ExecutionStatus.FINAL and not (
-            execution.owner_pid and _pid_alive(execution.owner_pid)
-        ):
-            self.finish_execution(execution.id, ExecutionStatus.CANCELLED, error="cancelled")
         return self.get_execution(execution.id)
+
+    def clear_cancel(self, execution_id: str) -> None:
+        """Drop a cancel request (an explicit resume overrides an earlier cancel)."""
+        with self._write() as cur:
+            cur.execute("UPDATE executions SET cancel_requested=0 WHERE id=?", (execution_id,))
+
+    @staticmethod
+    def owner_alive(execution: ExecutionRecord) -> bool:
+        """Whether a live process currently runs ``execution``."""
+        return bool(execution.owner_pid) and _pid_alive(execution.owner_pid or 0)
 
     def cancel_requested(self, execution_id: str) -> bool:
         rows = self._read("SELECT cancel_requested FROM executions WHERE id=?", (execution_id,))

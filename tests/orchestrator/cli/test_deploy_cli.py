@@ -213,3 +213,53 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path):
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     proc = cli("executions", "cancel", "nope")
     assert proc.returncode == 1 and "no execution 'nope'" in proc.stderr
+
+
+def _start_and_kill_while_polling(cli: Cli) -> str:
+    """Start a deploy whose job runs 3 s, SIGKILL it while it polls; return the execution."""
+    import sqlite3
+
+    proc = cli.popen("deploy", str(TEMPLATE), "-i", f"counter={cli.tmp / 'counter'}",
+                     "-i", f"jobs_dir={cli.tmp / 'jobs'}", "-i", "job_duration=3")  # fmt: skip
+
+    def polling() -> bool:
+        if not (cli.ws / "state.db").exists():
+            return False
+        with sqlite3.connect(cli.ws / "state.db") as con:
+            try:
+                row = con.execute(
+                    "SELECT status FROM steps WHERE step_id='job.Runnable.run'"
+                ).fetchone()
+            except sqlite3.OperationalError:  # schema not created yet
+                return False
+        return row is not None and row[0] == "running"
+
+    try:
+        _wait_for(polling)
+        time.sleep(0.3)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+    assert len(_lines(cli.tmp / "jobs" / "submissions")) == 1
+    return cli.json("executions", "list")[0]["id"]
+
+
+def test_timed_kill_while_polling_then_resume_reuses_the_job(tmp_path):
+    cli = Cli(tmp_path)
+    _start_and_kill_while_polling(cli)
+    resumed = cli.deploy("--resume", "-i", "job_duration=3")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "output job_id = 1" in resumed.stdout
+    assert len(_lines(tmp_path / "jobs" / "submissions")) == 1  # never submitted twice
+
+
+def test_cancel_of_a_killed_execution_cancels_its_job(tmp_path):
+    cli = Cli(tmp_path)
+    execution = _start_and_kill_while_polling(cli)
+    cancel = cli("executions", "cancel", execution)
+    assert cancel.returncode == 0, cancel.stderr
+    assert "(cancelled)" in cancel.stdout
+    assert _lines(tmp_path / "jobs" / "cancellations") == ["1"]
+    info = cli.json("executions", "status", execution)
+    assert info["status"] == "cancelled"
+    assert "running" not in {s["status"] for s in info["steps"]}

@@ -67,7 +67,7 @@ def test_attempt_lifecycle_is_atomic_with_attributes(tmp_path):
     assert kinds == [("execution", "pending"), ("step", "running"), ("step", "succeeded")]
 
 
-def test_claim_refuses_a_live_owner_and_cancel_of_orphan_finishes_it(tmp_path):
+def test_claim_refuses_a_live_owner_and_cancel_is_a_flag(tmp_path):
     store = Store(tmp_path)
     store.create_deployment("d", "t", {})
     eid = store.create_execution("d", "install", _steps("a.x")).id
@@ -80,9 +80,14 @@ def test_claim_refuses_a_live_owner_and_cancel_of_orphan_finishes_it(tmp_path):
     store2.claim_execution(eid2, 2**22 + 12345)
     store2.claim_execution(eid2, os.getpid())
     assert store2.get_execution(eid2).owner_pid == os.getpid()
-    # Cancelling an execution nobody runs marks it cancelled at once.
+    # A cancel request is a flag the owner polls; nobody owns a fresh execution.
     eid3 = store.create_execution("d", "install", _steps("a.x")).id
-    assert store.request_cancel(eid3).status == "cancelled"
+    record = store.request_cancel(eid3)
+    assert record.cancel_requested and record.status == "pending"
+    assert not store.owner_alive(record)
+    assert store.owner_alive(store.get_execution(eid))
+    store.clear_cancel(eid3)
+    assert not store.cancel_requested(eid3)
 
 
 def test_logs_filter_by_level_and_paginate(tmp_path):
