@@ -260,6 +260,19 @@ def _expand_step(model: ToscaModel, wf: Workflow, step: Any, prefix: str, depth:
 
 def _call_step(node: NodeTemplate, act: Any, sid: str, wf: Workflow, wstep: Any) -> Step:
     iface, _, opname = (act.operation or "").rpartition(".")
+    if wstep.target_relationship:
+        req = node.requirement(wstep.target_relationship)
+        rel_op = _rel_operation(req, opname) if req is not None else None
+        if req is None or rel_op is None:
+            raise PlanError(
+                f"workflow '{wf.name}' step '{wstep.name}': no relationship operation "
+                f"{act.operation} on requirement '{wstep.target_relationship}'",
+                Location(node=node.name, operation=act.operation),
+            )
+        runs_on = req.target if opname.endswith("_target") else node.name
+        step = _op_step(runs_on, rel_op, sid, relationship=req.name, source=node.name,
+                        target=req.target)  # fmt: skip
+        return replace(step, inputs={**step.inputs, **act.inputs}) if act.inputs else step
     op = node.operation(iface, opname)
     if op is None:
         raise PlanError(

@@ -137,6 +137,18 @@ def _parse_steps(
             target = ""
         elif target not in nodes:
             problems.append(Problem(f"step '{sname}' targets unknown node '{target}'", tloc))
+        rel = sdef.get("target_relationship")
+        if rel is not None and (
+            not isinstance(rel, str) or (target in nodes and nodes[target].requirement(rel) is None)
+        ):
+            rloc = Location(file=file, line=line_of(sdef, "target_relationship"), field=field_name)
+            problems.append(
+                Problem(
+                    f"step '{sname}': target_relationship {rel!r} is not a requirement "
+                    f"of '{target}'",
+                    rloc,
+                )  # fmt: skip
+            )
         step = WorkflowStep(
             name=str(sname),
             target=target,

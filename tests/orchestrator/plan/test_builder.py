@@ -279,3 +279,22 @@ def test_plan_json_schema(tmp_path: Path) -> None:
         assert {"id", "node", "interface", "operation", "activity", "depends_on", "inputs"} <= set(
             s
         )
+
+
+def test_workflow_step_on_a_relationship(tmp_path: Path) -> None:
+    body = node("db") + (
+        "    web:\n      type: t.App\n      requirements:\n"
+        "        - dependency:\n            node: db\n            relationship:\n"
+        "              type: tosca.relationships.ConnectsTo\n"
+        "              interfaces:\n                Configure:\n"
+        "                  add_target: add.yaml\n"
+    )
+    extra = (
+        "  workflows:\n    rewire:\n      steps:\n        link:\n          target: web\n"
+        "          target_relationship: dependency\n"
+        "          activities: [{call_operation: Configure.add_target}]\n"
+    )
+    plan = build_plan(model_of(tmp_path, body, extra), "rewire")
+    (step,) = plan.steps
+    assert (step.id, step.node, step.source, step.target) == ("link", "db", "web", "db")
+    assert step.implementation.primary == "add.yaml"

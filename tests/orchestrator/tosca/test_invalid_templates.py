@@ -183,6 +183,10 @@ CASES: list[tuple[str, str, str]] = [
                      "      steps:\n        s1:\n          target: job\n"
                      "          activities: [{set_state: started}]\n"),
      "input 'n' has unknown type 'integr'"),
+    ("workflow bad target_relationship",
+     workflow("        s1:\n          target: job\n          target_relationship: nope #@\n"
+              "          activities: [{set_state: started}]\n"),
+     "target_relationship 'nope' is not a requirement of 'job'"),
     ("workflow get_input unknown",
      workflow("        s1:\n          target: job\n          activities: #@\n"
               "            - call_operation: {operation: Runnable.submit, inputs: {a: {get_input: z}}}\n"),
