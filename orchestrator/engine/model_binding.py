@@ -27,6 +27,8 @@ __all__ = ["ModelBinding", "URGENCY_POLICY"]
 log = logging.getLogger(__name__)
 
 URGENCY_POLICY = "eflows4hpc.policies.Urgency"
+ENVIRONMENT = "eflows4hpc.nodes.Environment"
+_LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
 
 
 class ModelBinding:
@@ -138,7 +140,47 @@ class ModelBinding:
         return impl.primary
 
     def host(self, step: Step) -> HostSpec:
-        return HostSpec()
+        """Where a playbook runs: the login node (over SSH) of the Environment the node is
+        (or is hosted on) when that site is remote; else the orchestrator host."""
+        env = self._environment_of(step.node)
+        if env is None:
+            return HostSpec()
+        props = self._values(self.model.nodes[env].properties, self._ctx(env, RunState()))
+        login = str(props.get("login_host") or "localhost")
+        if login in _LOCAL_HOSTS:
+            return HostSpec()
+        key = props.get("ssh_key")
+        known_hosts = str(Path(self.workspace) / "ssh" / "known_hosts") if self.workspace else None
+        return HostSpec(
+            name=f"{env}-login",
+            connection="ssh",
+            address=login,
+            port=int(props.get("ssh_port") or 22),
+            user=props.get("user"),
+            private_key_file=self._key_file(key) if isinstance(key, str) and key else None,
+            known_hosts_file=known_hosts,
+        )
+
+    def _environment_of(self, node: str | None) -> str | None:
+        """The Environment node ``node`` is, or is hosted on (HostedOn chain)."""
+        seen: set[str] = set()
+        while node and node in self.model.nodes and node not in seen:
+            seen.add(node)
+            if self.model.nodes[node].is_a(ENVIRONMENT):
+                return node
+            node = self.model.host_of(node)
+        return None
+
+    def _key_file(self, ref: str) -> str | None:
+        """The SSH key file of a secret reference: ``file:PATH`` or a workspace secret."""
+        if ref.startswith("file:"):
+            return str(Path(ref[5:]).expanduser())
+        if self.workspace and not ref.startswith("env:"):
+            candidate = Path(self.workspace) / "secrets" / ref
+            if candidate.is_file():
+                return str(candidate)
+        log.warning("ssh_key %s is not a file reference: using the SSH agent / defaults", ref)
+        return None
 
     def output_names(self, step: Step) -> list[str]:
         return list(step.outputs)
@@ -179,8 +221,16 @@ class ModelBinding:
         return None
 
     def outputs(self, state: RunState) -> dict[str, Any]:
+        """Topology outputs that can be evaluated now (e.g. a job's id exists only once a
+        workflow submitted it; such outputs are left out until then)."""
         ctx = self._ctx(None, state)
-        return {name: fn.evaluate(out.value, ctx) for name, out in self.model.outputs.items()}
+        values: dict[str, Any] = {}
+        for name, out in self.model.outputs.items():
+            try:
+                values[name] = fn.evaluate(out.value, ctx)
+            except ToscaError as exc:
+                log.debug("output %s not available yet: %s", name, exc)
+        return values
 
 
 def _seconds(value: Any) -> float | None:

@@ -859,8 +859,10 @@ class Engine:
     @staticmethod
     def _attribute_updates(step: Step, outputs: Mapping[str, Any]) -> dict[str, Any]:
         """Operation outputs become node attributes: same name, plus TOSCA output mappings
-        (``outputs: {name: [SELF, attribute]}``)."""
+        (``outputs: {name: [SELF, attribute]}``); a submit's job id is also ``job_id``."""
         updates = dict(outputs)
+        if _is_op(step, "Runnable", "submit") and JOB_ID in outputs:
+            updates.setdefault("job_id", outputs[JOB_ID])  # the eFlows4HPC job attribute
         for name, mapping in (step.outputs or {}).items():
             if name in outputs and isinstance(mapping, list | tuple) and len(mapping) >= 2:
                 updates[str(mapping[-1])] = outputs[name]
