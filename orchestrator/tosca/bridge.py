@@ -71,7 +71,7 @@ def _linear_graph_create(self: Any) -> None:
         self._create_vertex(node)
 
 
-def _entity_type_init(self: Any, entitytype: str, prefix: str, custom_def: Any = None) -> None:
+def _make_entity_type_init() -> Any:
     """``StatefulEntityType.__init__`` with dict membership instead of ``in list(d.keys())``.
 
     Called tens of thousands of times for a large template; the original builds two lists
@@ -80,24 +80,29 @@ def _entity_type_init(self: Any, entitytype: str, prefix: str, custom_def: Any =
     from toscaparser.common.exception import ExceptionCollector, InvalidTypeError
     from toscaparser.unsupportedtype import UnsupportedType
 
-    entire_entitytype = entitytype
-    if UnsupportedType.validate_type(entire_entitytype):
-        self.defs = None
-    else:
-        if entitytype.startswith(self.TOSCA + ":"):
-            entitytype = entitytype[(len(self.TOSCA) + 1) :]
-            entire_entitytype = prefix + entitytype
-        if not entitytype.startswith(self.TOSCA):
-            entire_entitytype = prefix + entitytype
-        if custom_def and entitytype in custom_def:
-            self.defs = custom_def[entitytype]
-        elif entire_entitytype in self.TOSCA_DEF:
-            self.defs = self.TOSCA_DEF[entire_entitytype]
-            entitytype = entire_entitytype
-        else:
+    unsupported = UnsupportedType.validate_type
+
+    def init(self: Any, entitytype: str, prefix: str, custom_def: Any = None) -> None:
+        entire_entitytype = entitytype
+        if unsupported(entire_entitytype):
             self.defs = None
-            ExceptionCollector.appendException(InvalidTypeError(what=entitytype))
-    self.type = entitytype
+        else:
+            if entitytype.startswith(self.TOSCA + ":"):
+                entitytype = entitytype[(len(self.TOSCA) + 1) :]
+                entire_entitytype = prefix + entitytype
+            if not entitytype.startswith(self.TOSCA):
+                entire_entitytype = prefix + entitytype
+            if custom_def and entitytype in custom_def:
+                self.defs = custom_def[entitytype]
+            elif entire_entitytype in self.TOSCA_DEF:
+                self.defs = self.TOSCA_DEF[entire_entitytype]
+                entitytype = entire_entitytype
+            else:
+                self.defs = None
+                ExceptionCollector.appendException(InvalidTypeError(what=entitytype))
+        self.type = entitytype
+
+    return init
 
 
 def _patch_toscaparser() -> None:
@@ -110,7 +115,7 @@ def _patch_toscaparser() -> None:
         return
     graph._create = _linear_graph_create
     graph._linear_create = True
-    statefulentitytype.StatefulEntityType.__init__ = _entity_type_init
+    statefulentitytype.StatefulEntityType.__init__ = _make_entity_type_init()
 
 
 def validate_with_toscaparser(source: Source, node_lines: dict[str, int | None]) -> list[Problem]:
