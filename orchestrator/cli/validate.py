@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from orchestrator.cli.common import OutputFormat, collect_inputs, emit_json, handle_errors
+from orchestrator.errors import Problem, ValidationError
 
 if TYPE_CHECKING:
     from orchestrator.tosca.model import ToscaModel
 
-__all__ = ["register", "summary", "validate_template"]
+__all__ = ["problem_dict", "register", "summary", "validate_template"]
 
 
 def validate_template(path: str | Path, inputs: dict[str, Any] | None = None) -> ToscaModel:
@@ -20,6 +21,13 @@ def validate_template(path: str | Path, inputs: dict[str, Any] | None = None) ->
     from orchestrator.tosca import load
 
     return load(path, inputs)
+
+
+def problem_dict(problem: Problem) -> dict[str, Any]:
+    """One problem as JSON: message plus every known part of its location."""
+    loc = problem.location
+    where = {k: getattr(loc, k) for k in ("file", "line", "column", "node", "operation", "field")}
+    return {"message": problem.message, **{k: v for k, v in where.items() if v is not None}}
 
 
 def summary(model: ToscaModel) -> dict[str, Any]:
@@ -49,7 +57,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check a service template; print every problem with its file and line."""
         with handle_errors():
-            model = validate_template(path, collect_inputs(inputs_file, inputs))
+            try:
+                model = validate_template(path, collect_inputs(inputs_file, inputs))
+            except ValidationError as exc:
+                if output != OutputFormat.json:
+                    raise
+                emit_json({"valid": False, "problems": [problem_dict(p) for p in exc.problems]})
+                raise typer.Exit(exc.exit_code) from None
             info = summary(model)
             if output == OutputFormat.json:
                 emit_json(info)

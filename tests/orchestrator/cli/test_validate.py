@@ -65,6 +65,20 @@ def test_invalid_template_exits_1_with_one_line_per_problem(tmp_path: Path) -> N
     assert "Traceback" not in result.output
 
 
+def test_invalid_template_as_json(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD)
+    result = invoke("validate", str(path), "-o", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["valid"] is False
+    assert [(p["line"], p["field"]) for p in data["problems"]] == [
+        (8, "scheduler"),
+        (9, "ssh_port"),
+    ]
+    assert data["problems"][0]["node"] == "env" and "pbs" in data["problems"][0]["message"]
+
+
 def test_inputs_are_typed_and_checked(tmp_path: Path) -> None:
     inputs = tmp_path / "in.yaml"
     inputs.write_text("scenarios: 4\n")
