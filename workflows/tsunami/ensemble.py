@@ -200,7 +200,7 @@ class ForecastAccumulator:
         hits = hits.reshape(self.n_points, len(self.thresholds))
         arr = np.where(r.poi_arrival > 0, r.poi_arrival, np.inf)
         grid_arr = np.where(r.arrival_times > 0, r.arrival_times, np.inf).astype(np.float32)
-        mh = np.nan_to_num(r.max_height, nan=0.0)
+        mh = np.nan_to_num(np.asarray(r.max_height, dtype=float), nan=0.0)
         if self.exceed is None:
             self.exceed = r.weight * hits
             self.first_arrival = arr
