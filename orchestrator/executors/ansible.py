@@ -20,6 +20,7 @@ strategy when mitogen is importable (about 3x cheaper per task), else ``linear``
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -51,7 +52,7 @@ from orchestrator.executors.base import (
 )
 from orchestrator.executors.secrets import collect_secrets, redact
 
-__all__ = ["AnsibleExecutor", "default_strategy", "resolve_playbook"]
+__all__ = ["AnsibleExecutor", "default_strategy", "resolve_playbook", "start_early"]
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,54 @@ class _WorkerProcess:
             self.kill()
 
 
+# A worker started before the executor exists (``start_early``), adopted by the first pool.
+_early: _WorkerProcess | None = None
+_early_lock = threading.Lock()
+
+
+def _worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra or {})
+    # Workers must import this package even when it is not installed (tests, checkouts).
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def start_early() -> None:
+    """Start one warm Ansible worker now, before any template is even parsed.
+
+    Returns at once. The CLI calls it first thing in ``tosca deploy`` so Ansible's start-up
+    (~1-2 s) overlaps parsing and planning; the first ``AnsibleExecutor`` with default
+    settings adopts it. Without an adopter it is stopped at interpreter exit.
+    """
+    global _early
+    with _early_lock:
+        if _early is None:
+            _early = _WorkerProcess(sys.executable, default_strategy(), _worker_env())
+            atexit.register(_stop_early)
+
+
+def _stop_early() -> None:
+    global _early
+    with _early_lock:
+        worker, _early = _early, None
+    if worker is not None:
+        worker.close()
+
+
+def _adopt_early(python: str, strategy: str, env: dict[str, str]) -> _WorkerProcess | None:
+    global _early
+    with _early_lock:
+        worker = _early
+        if worker is None or worker.dead.is_set():
+            return None
+        if (python, strategy, env) != (sys.executable, default_strategy(), _worker_env()):
+            return None
+        _early = None
+        return worker
+
+
 class _Pool:
     """At most ``size`` warm workers; ``acquire`` starts one when none is idle."""
 
@@ -192,18 +241,26 @@ class _Pool:
         self.busy: set[_WorkerProcess] = set()
         self.cond = threading.Condition()
 
+    def _new(self) -> _WorkerProcess:
+        adopted = _adopt_early(self.python, self.strategy, self.env)
+        return adopted or _WorkerProcess(self.python, self.strategy, self.env)
+
     def prestart(self) -> None:
         with self.cond:
             if not self.idle and not self.busy:
-                self.idle.append(_WorkerProcess(self.python, self.strategy, self.env))
+                self.idle.append(self._new())
 
     def try_acquire(self) -> _WorkerProcess | None:
         with self.cond:
             self.idle = [w for w in self.idle if not w.dead.is_set()]
+            if not self.idle and not self.busy:
+                adopted = _adopt_early(self.python, self.strategy, self.env)
+                if adopted is not None:
+                    self.idle.append(adopted)
             if self.idle:
                 worker = self.idle.pop(0)
             elif len(self.busy) < self.size:
-                worker = _WorkerProcess(self.python, self.strategy, self.env)
+                worker = self._new()
             else:
                 return None
             self.busy.add(worker)
@@ -308,14 +365,7 @@ class AnsibleExecutor:
         self.strategy = strategy or default_strategy()
         self.forks = forks
         self.debug = debug
-        worker_env = dict(os.environ)
-        worker_env.update(env or {})
-        # Workers must import this package even when it is not installed (tests, checkouts).
-        root = str(Path(__file__).resolve().parents[2])
-        worker_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (root, worker_env.get("PYTHONPATH", "")) if p
-        )
-        self._pool = _Pool(max_workers, python or sys.executable, self.strategy, worker_env)
+        self._pool = _Pool(max_workers, python or sys.executable, self.strategy, _worker_env(env))
         self._jobs = 0
         self._lock = threading.Lock()
 

@@ -37,9 +37,6 @@ _WARM_UP_PLAYBOOK = """\
   gather_facts: false
   tasks:
     - command: "true"
-    - shell: "true"
-    - set_stats: {data: {warm: true}}
-    - set_fact: {warm: true}
 """
 
 _PRELOAD_ACTIONS = (

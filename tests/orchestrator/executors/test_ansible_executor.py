@@ -231,3 +231,25 @@ def _running(cmdline: str) -> list[str]:
         if text == cmdline:
             found.append(entry.parent.name)
     return found
+
+
+def test_early_worker_is_adopted(project: Path, tmp_path: Path):
+    from orchestrator.executors import ansible as module
+
+    module.start_early()
+    early = module._early
+    assert early is not None
+    with AnsibleExecutor(template_dir=project) as ex:
+        result = ex.run_batch(
+            [
+                op(
+                    "e.Standard.create",
+                    "playbooks/write.yaml",
+                    node="e",
+                    inp="x",
+                    out_dir=str(tmp_path),
+                )
+            ]
+        )[0]
+        assert result.status == SUCCEEDED
+        assert module._early is None and early in ex._pool.idle  # the same warm process
