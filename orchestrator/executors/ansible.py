@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ def _descendants(root: int) -> list[int]:
 
 
 class _WorkerProcess:
-    """One warm ``ansible_worker`` process; events of its current job go to ``sink``."""
+    """One warm ``ansible_worker`` process; events of its current job go to ``handler``."""
 
     def __init__(self, python: str, strategy: str, env: dict[str, str]) -> None:
         read_fd, write_fd = os.pipe()
@@ -130,8 +130,7 @@ class _WorkerProcess:
         self.ready = threading.Event()
         self.dead = threading.Event()
         self.stderr_tail: deque[str] = deque(maxlen=50)
-        self.sink: queue.Queue[dict[str, Any]] | None = None
-        self.job: int | None = None
+        self.handler: Callable[[dict[str, Any]], None] | None = None
         threading.Thread(target=self._read_events, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
@@ -143,26 +142,26 @@ class _WorkerProcess:
                 continue
             if event.get("ev") == "ready":
                 self.ready.set()
-            elif self.sink is not None:
-                self.sink.put(event)
+            elif self.handler is not None:
+                self.handler(event)
         self.dead.set()
         self.ready.set()  # wake anyone waiting for start-up
-        if self.sink is not None:
-            self.sink.put({"ev": "died", "job": self.job})
+        if self.handler is not None:
+            self.handler({"ev": "died"})
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.stderr_tail.append(line.rstrip())
 
-    def submit(self, job: int, message: dict[str, Any], sink: queue.Queue[dict[str, Any]]) -> None:
-        self.sink, self.job = sink, job
+    def submit(self, message: dict[str, Any], handler: Callable[[dict[str, Any]], None]) -> None:
+        self.handler = handler
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps(message) + "\n")
             self.proc.stdin.flush()
         except OSError:
-            sink.put({"ev": "died", "job": job})
+            handler({"ev": "died"})
 
     def kill(self) -> None:
         """Kill the worker and every process under it. Ansible runs each task in a fork that
@@ -269,7 +268,7 @@ class _Pool:
     def release(self, worker: _WorkerProcess) -> None:
         with self.cond:
             self.busy.discard(worker)
-            worker.sink, worker.job = None, None
+            worker.handler = None
             if not worker.dead.is_set():
                 self.idle.append(worker)
             self.cond.notify_all()
@@ -285,23 +284,34 @@ class _Pool:
 # -- batches -------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class _Op:
     index: int
     request: OperationRequest
     playbook: Path
     secrets: set[str]
+    sink: queue.Queue[tuple[str, _Op, Any]]
+    uid: str = ""
     play_vars: bool = False
     started_at: float = 0.0
     log: list[str] = field(default_factory=list)
     result: OperationResult | None = None
+    job: _Job | None = None
+    stop_status: str | None = None  # set when its run is killed on purpose
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Operations with equal keys can share one play."""
+        if self.play_vars:
+            return ("single", self.uid)
+        return (self.playbook, self.request.host, self.request.timeout)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Job:
     id: int
     ops: list[_Op]
-    worker: _WorkerProcess | None = None
+    worker: _WorkerProcess
     deadline: float | None = None
 
 
@@ -342,6 +352,114 @@ def _format_task(event: dict[str, Any]) -> str:
     return line
 
 
+class _Dispatcher:
+    """Executor-wide queue of ready operations, shared by concurrent ``run_batch`` calls.
+
+    When a worker is free, it takes the oldest waiting operation and every other waiting
+    one with the same key (playbook, target, timeout), whichever batch they came from: an
+    engine that hands over ready operations in several small batches still gets one play.
+    """
+
+    def __init__(self, pool: _Pool, strategy: str, forks: int) -> None:
+        self.pool, self.strategy, self.forks = pool, strategy, forks
+        self.lock = threading.RLock()
+        self.pending: list[_Op] = []
+        self.jobs = 0
+
+    def submit(self, ops: list[_Op]) -> None:
+        with self.lock:
+            self.pending.extend(ops)
+        self.dispatch()
+
+    def withdraw(self, ops: list[_Op]) -> list[_Op]:
+        """Take back operations not started yet; returns those withdrawn."""
+        with self.lock:
+            gone = [op for op in ops if op in self.pending]
+            self.pending = [op for op in self.pending if op not in gone]
+        return gone
+
+    def dispatch(self) -> None:
+        with self.lock:
+            while self.pending:
+                worker = self.pool.try_acquire()
+                if worker is None:
+                    return
+                key = self.pending[0].key
+                group = [op for op in self.pending if op.key == key]
+                self.pending = [op for op in self.pending if op.key != key]
+                self.jobs += 1
+                job = _Job(self.jobs, group, worker)
+                for op in group:
+                    op.job = job
+                threading.Thread(target=self._start, args=(job,), daemon=True).start()
+
+    def _start(self, job: _Job) -> None:
+        job.worker.ready.wait(_READY_TIMEOUT_S)
+        timeouts = [op.request.timeout for op in job.ops if op.request.timeout]
+        if timeouts:
+            job.deadline = time.monotonic() + max(timeouts) + _KILL_GRACE_S
+        message = {
+            "cmd": "run",
+            "job": job.id,
+            "strategy": self.strategy,
+            "forks": self.forks,
+            "ops": [
+                {
+                    "step_id": op.uid,
+                    "playbook": str(op.playbook),
+                    "inputs": _playbook_vars(op.request),
+                    "outputs": list(op.request.output_names),
+                    "host": asdict(op.request.host),
+                    "timeout": op.request.timeout,
+                    "play_vars": op.play_vars,
+                }
+                for op in job.ops
+            ],
+        }
+        handler = self._handler(job)
+        if job.worker.dead.is_set():
+            handler({"ev": "died"})
+        else:
+            job.worker.submit(message, handler)
+
+    def _handler(self, job: _Job) -> Callable[[dict[str, Any]], None]:
+        by_uid = {op.uid: op for op in job.ops}
+
+        def handle(event: dict[str, Any]) -> None:
+            kind = event.get("ev")
+            op = by_uid.get(event.get("step_id", ""))
+            if kind in ("start", "task") and op is not None:
+                op.sink.put((kind, op, event))
+            elif kind == "done":
+                results = event.get("results") or []
+                if any(end.get("status") == "timed_out" for end in results):
+                    # Ansible stops waiting for a timed-out task but not the command it
+                    # started: drop this worker with everything under it.
+                    job.worker.kill()
+                self.release(job)  # before reporting: callbacks may submit more work
+                for end in results:
+                    member = by_uid.get(end.get("step_id", ""))
+                    if member is not None:
+                        member.sink.put(("end", member, end))
+            elif kind == "died":
+                self.release(job)
+                tail = "\n".join(job.worker.stderr_tail)
+                for member in job.ops:
+                    member.sink.put(("died", member, tail))
+
+        return handle
+
+    def release(self, job: _Job) -> None:
+        self.pool.release(job.worker)
+        self.dispatch()
+
+    def abort(self, job: _Job, status: str) -> None:
+        """Kill the job's worker; its operations are reported with ``status``."""
+        for op in job.ops:
+            op.stop_status = op.stop_status or status
+        job.worker.kill()  # the reader thread then reports "died" for each operation
+
+
 class AnsibleExecutor:
     """Executor for playbook implementations (see the module docstring).
 
@@ -366,8 +484,10 @@ class AnsibleExecutor:
         self.forks = forks
         self.debug = debug
         self._pool = _Pool(max_workers, python or sys.executable, self.strategy, _worker_env(env))
-        self._jobs = 0
+        self._dispatcher = _Dispatcher(self._pool, self.strategy, forks)
+        self._uids = 0
         self._lock = threading.Lock()
+        self._shadowed: dict[Path, set[str]] = {}
 
     def prestart(self) -> None:
         """Start one worker now (returns at once) so Ansible's start-up overlaps other work."""
@@ -391,7 +511,7 @@ class AnsibleExecutor:
         on_finished: FinishedCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> list[OperationResult]:
-        sink: queue.Queue[dict[str, Any]] = queue.Queue()
+        sink: queue.Queue[tuple[str, _Op, Any]] = queue.Queue()
         ops: list[_Op] = []
         results: dict[int, OperationResult] = {}
         for index, request in enumerate(requests):
@@ -399,171 +519,81 @@ class AnsibleExecutor:
             try:
                 playbook = resolve_playbook(request.artifact, self.template_dir)
             except ExecutionError as exc:
+                op = _Op(index, request, Path(), secrets, sink, started_at=time.time())
                 if on_started:
                     on_started(request.step_id)
-                now = time.time()
-                results[index] = self._result(
-                    _Op(index, request, Path(), secrets, started_at=now), FAILED, {}, str(exc)
-                )
-                if on_finished:
-                    on_finished(results[index])
+                self._finish(op, FAILED, {}, str(exc), results, on_finished)
                 continue
-            ops.append(_Op(index, request, playbook, secrets))
-        pending = self._make_jobs(ops)
-        running: dict[int, _Job] = {}
-        by_step = {op.request.step_id: op for op in ops}
+            op = _Op(index, request, playbook, secrets, sink, uid=self._uid())
+            op.play_vars = bool(self._shadowed_names(playbook) & set(request.inputs))
+            ops.append(op)
+        self._dispatcher.submit(ops)
         cancelled = False
-        while pending or running:
-            # Dispatch what the pool can take now.
-            while pending and not cancelled:
-                worker = self._pool.try_acquire()
-                if worker is None:
-                    break
-                job = pending.pop(0)
-                job.worker = worker
-                running[job.id] = job
-                threading.Thread(target=self._start_job, args=(job, sink), daemon=True).start()
+        while len(results) < len(requests):
             try:
-                event = sink.get(timeout=0.05)
+                kind, op, payload = sink.get(timeout=0.05)
             except queue.Empty:
-                event = None
-            if event is not None:
-                self._handle(event, by_step, running, results, on_started, on_finished)
+                kind = ""
+            if kind:
+                self._on_event(kind, op, payload, results, on_started, on_finished)
             if cancel is not None and cancel.is_set() and not cancelled:
                 cancelled = True
-                for job in pending:
-                    for op in job.ops:
-                        self._finish(op, CANCELLED, {}, "operation cancelled", results, on_finished)
-                pending = []
-                for job in list(running.values()):
-                    self._abort(job, CANCELLED, "operation cancelled", results, on_finished)
-                    running.pop(job.id)
+                for op in self._dispatcher.withdraw(ops):
+                    self._finish(op, CANCELLED, {}, "operation cancelled", results, on_finished)
+                running = {id(op.job): op.job for op in ops if op.job and not op.result}
+                for job in running.values():
+                    self._dispatcher.abort(job, CANCELLED)
             now = time.monotonic()
-            for job in list(running.values()):
-                if job.deadline is not None and now > job.deadline:
-                    self._abort(job, TIMED_OUT, "operation timed out", results, on_finished)
-                    running.pop(job.id)
+            for op in ops:
+                late = op.job is not None and op.job.deadline and now > op.job.deadline
+                if late and op.job and not op.result and not op.stop_status:
+                    self._dispatcher.abort(op.job, TIMED_OUT)
         return [results[i] for i in range(len(requests))]
 
     # -- internals -------------------------------------------------------------------------
 
-    def _make_jobs(self, ops: list[_Op]) -> list[_Job]:
-        groups: dict[tuple[Any, ...], list[_Op]] = {}
-        singles: list[list[_Op]] = []
-        shadowed: dict[Path, set[str]] = {}
-        for op in ops:
-            if op.playbook not in shadowed:
-                shadowed[op.playbook] = _play_var_names(op.playbook)
-            if shadowed[op.playbook] & set(op.request.inputs):
-                op.play_vars = True  # inputs must win over the play's own vars
-                singles.append([op])
-                continue
-            key = (op.playbook, asdict(op.request.host)["connection"], op.request.timeout)
-            groups.setdefault(key, []).append(op)
-        jobs = []
-        for members in [*groups.values(), *singles]:
-            with self._lock:
-                self._jobs += 1
-                jobs.append(_Job(self._jobs, members))
-        return jobs
+    def _uid(self) -> str:
+        with self._lock:
+            self._uids += 1
+            return f"op{self._uids}"
 
-    def _start_job(self, job: _Job, sink: queue.Queue[dict[str, Any]]) -> None:
-        worker = job.worker
-        assert worker is not None
-        worker.ready.wait(_READY_TIMEOUT_S)
-        timeouts = [op.request.timeout for op in job.ops if op.request.timeout]
-        if timeouts:
-            job.deadline = time.monotonic() + max(timeouts) + _KILL_GRACE_S
-        message = {
-            "cmd": "run",
-            "job": job.id,
-            "strategy": self.strategy,
-            "forks": self.forks,
-            "ops": [
-                {
-                    "step_id": op.request.step_id,
-                    "playbook": str(op.playbook),
-                    "inputs": _playbook_vars(op.request),
-                    "outputs": list(op.request.output_names),
-                    "host": asdict(op.request.host),
-                    "timeout": op.request.timeout,
-                    "play_vars": op.play_vars,
-                }
-                for op in job.ops
-            ],
-        }
-        if worker.dead.is_set():
-            sink.put({"ev": "died", "job": job.id})
-        else:
-            worker.submit(job.id, message, sink)
+    def _shadowed_names(self, playbook: Path) -> set[str]:
+        """Play-level var names; an op whose inputs collide runs alone with play vars."""
+        if playbook not in self._shadowed:
+            self._shadowed[playbook] = _play_var_names(playbook)
+        return self._shadowed[playbook]
 
-    def _handle(
+    def _on_event(
         self,
-        event: dict[str, Any],
-        by_step: dict[str, _Op],
-        running: dict[int, _Job],
+        kind: str,
+        op: _Op,
+        payload: Any,
         results: dict[int, OperationResult],
         on_started: StartedCallback | None,
         on_finished: FinishedCallback | None,
     ) -> None:
-        kind = event.get("ev")
-        job = running.get(event.get("job", -1))
-        if job is None:
-            return  # a late event of an aborted job
-        op = by_step.get(event.get("step_id", ""))
-        if kind == "start" and op is not None:
+        if op.result is not None:
+            return  # a late event of an operation already reported
+        if kind == "start":
             op.started_at = time.time()
             if on_started:
                 on_started(op.request.step_id)
-        elif kind == "task" and op is not None:
-            op.log.append(_format_task(event))
-        elif kind == "done":
-            running.pop(job.id)
-            assert job.worker is not None
-            if any(end.get("status") == "timed_out" for end in event.get("results") or []):
-                # Ansible stops waiting for a timed-out task but not the command it started:
-                # drop this worker with everything under it.
-                job.worker.kill()
-            self._pool.release(job.worker)  # before the callbacks: they may submit more work
-            for end in event.get("results") or []:
-                member = by_step.get(end.get("step_id", ""))
-                if member is None:
-                    continue
-                status = {"ok": SUCCEEDED, "timed_out": TIMED_OUT}.get(end.get("status"), FAILED)
-                self._finish(
-                    member,
-                    status,
-                    end.get("outputs") or {},
-                    end.get("error"),
-                    results,
-                    on_finished,
-                )
+        elif kind == "task":
+            op.log.append(_format_task(payload))
+        elif kind == "end":
+            status = {"ok": SUCCEEDED, "timed_out": TIMED_OUT}.get(payload.get("status"), FAILED)
+            error = payload.get("error")
+            self._finish(op, status, payload.get("outputs") or {}, error, results, on_finished)
         elif kind == "died":
-            running.pop(job.id)
-            tail = "\n".join(job.worker.stderr_tail) if job.worker else ""
-            for member in job.ops:
-                if member.result is None:
-                    member.log.append(tail)
-                    self._finish(
-                        member, FAILED, {}, "the Ansible process died", results, on_finished
-                    )
-            if job.worker is not None:
-                self._pool.release(job.worker)
-
-    def _abort(
-        self,
-        job: _Job,
-        status: str,
-        message: str,
-        results: dict[int, OperationResult],
-        on_finished: FinishedCallback | None,
-    ) -> None:
-        if job.worker is not None:
-            job.worker.kill()
-            self._pool.release(job.worker)
-        for op in job.ops:
-            if op.result is None:
-                self._finish(op, status, {}, message, results, on_finished)
+            if op.stop_status == CANCELLED:
+                self._finish(op, CANCELLED, {}, "operation cancelled", results, on_finished)
+            elif op.stop_status == TIMED_OUT:
+                message = f"operation timed out after {op.request.timeout}s"
+                self._finish(op, TIMED_OUT, {}, message, results, on_finished)
+            else:
+                op.log.append(str(payload))
+                message = "the Ansible process died"
+                self._finish(op, FAILED, {}, message, results, on_finished)
 
     def _finish(
         self,
