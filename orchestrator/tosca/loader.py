@@ -225,7 +225,7 @@ class _Builder:
 
     def _set_raw_nodes(self, raw: Any) -> None:
         self._raw_nodes = raw
-        self._names = {str(k) for k in raw} if isinstance(raw, dict) else set()
+        self._names = {k for k in raw if isinstance(k, str)} if isinstance(raw, dict) else set()
 
     # -- top level -----------------------------------------------------------------------
     def build(self) -> ToscaModel:
@@ -359,7 +359,11 @@ class _Builder:
             return {}
         nodes: dict[str, NodeTemplate] = {}
         for name, nt in raw.items():
-            node = self._node(str(name), nt, raw)
+            if not isinstance(name, str) or not name:
+                where = Location(file=self.file, line=line_of(raw, name))
+                self.problems.append(Problem(f"node template name {name!r} is not a string", where))
+                continue
+            node = self._node(name, nt, raw)
             if node is not None:
                 nodes[node.name] = node
         return nodes

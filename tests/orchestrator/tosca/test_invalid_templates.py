@@ -56,6 +56,8 @@ CASES: list[tuple[str, str, str]] = [
     ("unknown node type", topo("    env:\n      type: eflows4hpc.nodes.Nope #@\n"),
      "unknown node type 'eflows4hpc.nodes.Nope'"),
     ("node without type", topo("    env: #@\n      properties: {}\n"), "missing required field 'type'"),
+    ("node name not a string", topo("    1: #@\n      type: tosca.nodes.Root\n"),
+     "node template name 1 is not a string"),
     ("unknown node field", topo(ENV + "      propertys: {} #@\n"), "unknown field 'propertys'"),
     ("unknown property", topo(ENV + "      properties:\n        schedular: local #@\n"),
      "unknown property 'schedular'"),
