@@ -200,17 +200,19 @@ class Progress:
     def _footer(self) -> Any:
         from rich.text import Text
 
-        done = sum(self.counts.values())
+        # Called from rich's refresh thread: work on copies (a dict copy is atomic).
+        counts, running = dict(self.counts), dict(self.running)
+        done = sum(counts.values())
         now = time.monotonic()
         head = f"{self.title}: {done}/{self.total or '?'} steps"
-        if self.counts.get("failed"):
-            head += f", {self.counts['failed']} failed"
+        if counts.get("failed"):
+            head += f", {counts['failed']} failed"
         lines = [head] + [
             f"  running {sid} {now - t:5.1f}s"
-            for sid, t in sorted(self.running.items(), key=lambda kv: kv[1])[:10]
+            for sid, t in sorted(running.items(), key=lambda kv: kv[1])[:10]
         ]
-        if len(self.running) > 10:
-            lines.append(f"  ... and {len(self.running) - 10} more")
+        if len(running) > 10:
+            lines.append(f"  ... and {len(running) - 10} more")
         return Text("\n".join(lines))
 
 
