@@ -1,0 +1,138 @@
+"""Tsunami solver throughput, measured side by side in one run.
+
+(a) cell updates per second of the numba CPU solver against the plain NumPy implementation
+    of the same scheme (``workflows.tsunami.reference``) on the same grid and state, and the
+    memory bandwidth the solver's minimal traffic represents against a STREAM-like triad
+    (numba, parallel) measured in the same run;
+(b) faster-than-real-time factor on the real Messina GEBCO grid (240 x 240, 15 arc-second),
+    a 2-hour simulation of an M7 source (skipped without ``../shared/data``; ``--minutes``
+    shortens it);
+(c) the GPU path (numba.cuda) when a CUDA device is visible.
+
+Medians of ``--repeat`` runs. Progress on stderr; the last stdout line is one JSON object.
+Run: ``.venv/bin/python benchmarks/tsunami_solver.py [--repeat 3] [--minutes 120]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from workflows.tsunami.grids import idealised_basin, read_bathymetry  # noqa: E402
+from workflows.tsunami.okada import Fault, seafloor_deformation  # noqa: E402
+from workflows.tsunami.solver import gpu_available, simulate  # noqa: E402
+
+DATA = ROOT / ".." / "shared" / "data" / "bathymetry" / "messina_gebco2022_15s.nc"
+# Minimal memory traffic of one cell update in the CPU kernels (float64): the face pass reads
+# h, hu, hv, b and writes 8 face values; the update pass reads 8 face values and h, hu, hv,
+# b, sigma, maxh, arrival, eta0 and writes 3 values.
+BYTES_PER_CELL_UPDATE = 8 * (4 + 8 + 8 + 8 + 3)
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(f"[bench] {msg}\n")
+    sys.stderr.flush()
+
+
+def triad_gbs(n: int = 20_000_000, repeat: int = 5) -> float:
+    import numba
+
+    @numba.njit(parallel=True, cache=True)
+    def triad(a, b, c, s):
+        for i in numba.prange(a.shape[0]):
+            a[i] = b[i] + s * c[i]
+
+    a, b, c = np.zeros(n), np.ones(n), np.ones(n)
+    triad(a, b, c, 3.0)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        triad(a, b, c, 3.0)
+        times.append(time.perf_counter() - t)
+    return 3 * 8 * n / statistics.median(times) / 1e9
+
+
+def grid_and_source():
+    if DATA.is_file():
+        b = read_bathymetry(DATA)
+        name = "messina_gebco2022_15s"
+    else:
+        b = idealised_basin(resolution_deg=1 / 80)
+        name = "idealised_basin"
+    uz = seafloor_deformation([Fault(15.55, 38.15, 10.0, 40.0, 20.0, 20.0, 40.0, 90.0, 2.0)],
+                              b.lon, b.lat)  # fmt: skip
+    return b, uz, name
+
+
+def rate(backend: str, b, uz, steps: int, repeat: int, threads=None) -> float:
+    out = []
+    for _ in range(repeat):
+        r = simulate(b.z, b.lon, b.lat, 1e9, deformation=uz, max_steps=steps, backend=backend,
+                     threads=threads)  # fmt: skip
+        out.append(r.cell_updates_per_second)
+    return statistics.median(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--minutes", type=float, default=120.0, help="simulated minutes for (b)")
+    args = ap.parse_args()
+    import numba
+
+    b, uz, name = grid_and_source()
+    log(f"grid {name} {b.shape}, numba threads {numba.get_num_threads()}, "
+        f"cpus {os.cpu_count()}")  # fmt: skip
+    simulate(b.z, b.lon, b.lat, 1e9, deformation=uz, max_steps=2)  # compile / load cache
+    simulate(b.z, b.lon, b.lat, 1e9, deformation=uz, max_steps=2, threads=1)
+    numpy_rate = rate("numpy", b, uz, 10, args.repeat)
+    log(f"numpy reference: {numpy_rate / 1e6:.2f} M cell updates/s")
+    numba_rate = rate("cpu", b, uz, 150, args.repeat)
+    log(f"numba parallel:  {numba_rate / 1e6:.2f} M cell updates/s")
+    serial_rate = rate("cpu", b, uz, 150, args.repeat, threads=1)
+    log(f"numba 1 thread:  {serial_rate / 1e6:.2f} M cell updates/s")
+    bw = triad_gbs()
+    best = max(numba_rate, serial_rate)
+    solver_gbs = best * BYTES_PER_CELL_UPDATE / 1e9
+    log(f"triad {bw:.1f} GB/s; solver minimal traffic {solver_gbs:.2f} GB/s")
+    result = {
+        "grid": name,
+        "cells": int(b.z.size),
+        "numpy_cell_updates_per_s": round(numpy_rate),
+        "numba_parallel_cell_updates_per_s": round(numba_rate),
+        "numba_serial_cell_updates_per_s": round(serial_rate),
+        "ratio_numba_vs_numpy": round(best / numpy_rate, 2),
+        "triad_gb_per_s": round(bw, 2),
+        "solver_traffic_gb_per_s": round(solver_gbs, 2),
+        "fraction_of_triad": round(solver_gbs / bw, 3),
+    }
+    if args.minutes > 0:
+        duration = 60.0 * args.minutes
+        t = time.perf_counter()
+        r = simulate(b.z, b.lon, b.lat, duration, deformation=uz,
+                     threads=None if numba_rate >= serial_rate else 1)  # fmt: skip
+        wall = time.perf_counter() - t
+        result.update({
+            "simulated_s": duration, "wall_s": round(wall, 2), "steps": r.steps,
+            "faster_than_real_time": round(duration / wall, 1),
+        })  # fmt: skip
+        log(f"{duration:.0f} s simulated in {wall:.1f} s: {duration / wall:.0f}x real time")
+    if gpu_available():
+        g = rate("gpu", b, uz, 300, args.repeat)
+        result["gpu_cell_updates_per_s"] = round(g)
+        log(f"gpu: {g / 1e6:.1f} M cell updates/s")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
