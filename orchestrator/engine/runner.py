@@ -456,18 +456,28 @@ class Engine:
             fn(work)
         except Exception as exc:  # a bug or a store failure must not hang the engine
             log.exception("step %s crashed", work.step.id)
-            self._queue.put(
-                (
-                    "outcome",
-                    StepOutcome(
-                        work.step.id,
-                        StepStatus.FAILED,
-                        error=f"internal error: {exc}",
-                        node=work.step.node,
-                        operation=work.step.operation,
-                    ),
-                )
+            self._crashed(work, exc)
+
+    def _crashed(self, work: _Work, exc: BaseException) -> None:
+        """Record a step whose handling raised, best effort, and report it failed."""
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            self.store.set_step_status(self.execution_id, work.step.id, StepStatus.FAILED,
+                                       error=self.binding.redactor.text(error))  # fmt: skip
+        except Exception:  # the store itself is failing: the outcome still ends the step
+            log.exception("cannot record the failure of %s", work.step.id)
+        self._queue.put(
+            (
+                "outcome",
+                StepOutcome(
+                    work.step.id,
+                    StepStatus.FAILED,
+                    error=error,
+                    node=work.step.node,
+                    operation=work.step.operation,
+                ),
             )
+        )
 
     def _run_single(self, work: _Work) -> None:
         """Native step: attempts with the retry policy, in a worker thread."""
@@ -622,12 +632,7 @@ class Engine:
             retry_in = self._conclude(work, result)
         except Exception as exc:
             log.exception("recording %s failed", work.step.id)
-            self._queue.put(
-                (
-                    "outcome",
-                    StepOutcome(work.step.id, StepStatus.FAILED, error=f"internal error: {exc}"),
-                )
-            )
+            self._crashed(work, exc)
             return
         if retry_in is not None:
             self._queue.put(("retry", (time.monotonic() + retry_in, work)))

@@ -427,3 +427,16 @@ def test_declarative_workflows_set_lifecycle_states(tmp_path):
     assert {n.name: n.state for n in store.nodes("d")} == {"a": "started", "b": "error"}
     a_states = [e.status for e in store.events(eid) if e.kind == "node" and e.subject == "a"]
     assert a_states == ["creating", "created", "starting", "started"]
+
+
+def test_a_crashing_executor_fails_the_step_and_keeps_state_consistent(tmp_path):
+    class Broken(FakeExecutor):
+        def run_batch(self, requests, on_started=None, on_finished=None, cancel=None):
+            raise KeyError("bug in executor")
+
+    steps = [op("a", "create", impl=NATIVE), op("b", "create")]
+    result, store, eid, _ = run(tmp_path, steps, native=Broken(), ansible=Broken())
+    assert result.status == "failed"
+    statuses = {s.step_id: s.status for s in store.steps(eid)}
+    assert statuses == {"a.Standard.create": "failed", "b.Standard.create": "failed"}
+    assert "bug in executor" in (result.outcomes["a.Standard.create"].error or "")
