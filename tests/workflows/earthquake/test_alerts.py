@@ -17,7 +17,7 @@ EVENTS = Path(__file__).resolve().parents[3] / "examples" / "events"
 def test_bundled_usgs_alert():
     ev = load_alert(EVENTS / "messina_m7.json")
     assert ev.source_format == "usgs-geojson"
-    assert (ev.lon, ev.lat, ev.depth_km, ev.magnitude) == (15.75, 37.95, 12.0, 7.0)
+    assert (ev.lon, ev.lat, ev.depth_km, ev.magnitude) == (15.52, 37.95, 12.0, 7.0)
     assert ev.mechanism is not None and ev.mechanism.rake == -90.0
     assert ev.time.year == 2026 and ev.time.tzinfo is not None
     assert ev.event_id == "us7000messina"
