@@ -57,6 +57,7 @@ __all__ = ["AnsibleExecutor", "default_strategy", "resolve_playbook", "start_ear
 logger = logging.getLogger(__name__)
 
 _READY_TIMEOUT_S = 60.0
+_LINGER_S = 0.05
 # Ansible enforces the task timeout itself; the worker is killed only if it overruns this.
 _KILL_GRACE_S = 5.0
 
@@ -365,6 +366,10 @@ class _Dispatcher:
         self.lock = threading.RLock()
         self.pending: list[_Op] = []
         self.jobs = 0
+        # After a multi-operation job, its dependents become ready over some milliseconds (the
+        # engine records each result first); wait that long so they share one play too.
+        self.linger_until = 0.0
+        self.timer_set = False
 
     def submit(self, ops: list[_Op]) -> None:
         with self.lock:
@@ -380,6 +385,12 @@ class _Dispatcher:
 
     def dispatch(self) -> None:
         with self.lock:
+            wait = self.linger_until - time.monotonic()
+            if wait > 0 and self.pending:
+                if not self.timer_set:
+                    self.timer_set = True
+                    threading.Timer(wait, self._after_linger).start()
+                return
             while self.pending:
                 worker = self.pool.try_acquire()
                 if worker is None:
@@ -392,6 +403,11 @@ class _Dispatcher:
                 for op in group:
                     op.job = job
                 threading.Thread(target=self._start, args=(job,), daemon=True).start()
+
+    def _after_linger(self) -> None:
+        with self.lock:
+            self.timer_set = False
+        self.dispatch()
 
     def _start(self, job: _Job) -> None:
         job.worker.ready.wait(_READY_TIMEOUT_S)
@@ -436,6 +452,9 @@ class _Dispatcher:
                     # Ansible stops waiting for a timed-out task but not the command it
                     # started: drop this worker with everything under it.
                     job.worker.kill()
+                if len(job.ops) > 1:
+                    with self.lock:
+                        self.linger_until = time.monotonic() + _LINGER_S
                 self.release(job)  # before reporting: callbacks may submit more work
                 for end in results:
                     member = by_uid.get(end.get("step_id", ""))
