@@ -240,12 +240,26 @@ class Service:
         on_event: EventCallback | None = None,
         cancel: threading.Event | None = None,
         forget: bool = False,
+        resume: bool = False,
     ) -> Outcome:
-        """Run ``uninstall``; with ``forget`` (and success) drop the deployment's records."""
+        """Run ``uninstall``; with ``forget`` (and success) drop the deployment's records.
+        ``resume`` finishes an interrupted uninstall instead of starting a new one."""
         dep = self._deployment(deployment_id)
         model = self._model_of(dep, inputs)
+        last = self.store.latest_execution(dep.id)
+        busy = last is not None and last.status not in ExecutionStatus.FINAL
+        if busy and not resume and last is not None and self.store.owner_alive(last):
+            raise UsageError(f"deployment '{dep.id}' is busy: execution {last.id} runs")
         self.store.set_deployment_status(dep.id, DeploymentStatus.UNDEPLOYING)
-        outcome = self._start(model, self.plan(model, "uninstall"), dep.id, {}, on_event, cancel)
+        if resume and last is not None and last.workflow in ("uninstall", "undeploy"):
+            if last.status != ExecutionStatus.SUCCEEDED:
+                outcome = self._resume(model, last, on_event, cancel, override_cancel=True)
+            else:
+                self.store.set_deployment_status(dep.id, DeploymentStatus.UNDEPLOYED)
+                outcome = Outcome(dep.id, last.id, "nothing to do", message="already undeployed")
+        else:
+            plan = self.plan(model, "uninstall")
+            outcome = self._start(model, plan, dep.id, {}, on_event, cancel)
         if outcome.ok and forget:
             self.store.delete_deployment(dep.id)
         return outcome

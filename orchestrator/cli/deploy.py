@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
             False, "--dry-run", help="Validate and show the plan; run nothing, record nothing."
         ),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
+        retries: int = typer.Option(
+            0, "--retries", min=0, help="Retry a failed operation up to N times (back-off)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
     ) -> None:
         """Deploy a template: run its install workflow, with live progress and a summary.
@@ -37,7 +40,7 @@ def register(app: typer.Typer) -> None:
         is finished by running the same command with --resume.
         """
         with handle_errors():
-            service = make_service(workspace)
+            service = make_service(workspace, retries=retries)
             given = collect_inputs(inputs_file, inputs)
             if dry_run:
                 from orchestrator.cli.plan import plan_text

@@ -57,14 +57,16 @@ def _configure_logging(debug: bool) -> None:
         root.addHandler(logging.NullHandler())
 
 
-def make_service(workspace: str | None) -> Service:
+def make_service(workspace: str | None, *, retries: int = 0) -> Service:
+    """The service for a command; ``retries`` extra attempts per failed operation."""
+    from orchestrator.engine.policies import EngineConfig, RetryPolicy
     from orchestrator.service import Service
 
     _configure_logging(bool(os.environ.get("TOSCA_DEBUG")))
-
     kill = os.environ.get(KILL_ENV)
     return Service(
         workspace or workspace_default(),
+        config=EngineConfig(retry=RetryPolicy(max_attempts=1 + max(0, retries))),
         debug=bool(os.environ.get("TOSCA_DEBUG")),
         kill_after_transitions=int(kill) if kill and kill.isdigit() else None,
     )

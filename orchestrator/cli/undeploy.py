@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
         forget: bool = typer.Option(
             False, "--forget", help="Also delete the deployment's records once undeployed."
         ),
+        resume: bool = typer.Option(
+            False, "--resume", help="Finish an interrupted undeploy instead of starting anew."
+        ),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
     ) -> None:
@@ -34,7 +37,12 @@ def register(app: typer.Typer) -> None:
                 f"undeploy {deployment or ''}".strip(),
                 "undeploy",
                 lambda progress, cancel: service.undeploy(
-                    deployment, inputs=given, on_event=progress, cancel=cancel, forget=forget
+                    deployment,
+                    inputs=given,
+                    on_event=progress,
+                    cancel=cancel,
+                    forget=forget,
+                    resume=resume,
                 ),
                 quiet=quiet,
                 json_output=output == OutputFormat.json,

@@ -50,11 +50,14 @@ def register(app: typer.Typer) -> None:
         deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment id."),
         workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
+        retries: int = typer.Option(
+            0, "--retries", min=0, help="Retry a failed operation up to N times (back-off)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
     ) -> None:
         """Run a workflow, follow it live and print its outcome (Ctrl-C cancels it)."""
         with handle_errors():
-            service = make_service(workspace)
+            service = make_service(workspace, retries=retries)
             given = collect_inputs(inputs_file, inputs)
             run_command(
                 f"workflow {name}",

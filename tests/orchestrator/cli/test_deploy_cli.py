@@ -263,3 +263,20 @@ def test_cancel_of_a_killed_execution_cancels_its_job(tmp_path):
     info = cli.json("executions", "status", execution)
     assert info["status"] == "cancelled"
     assert "running" not in {s["status"] for s in info["steps"]}
+
+
+def test_killed_undeploy_is_finished_by_undeploy_resume(deployed):
+    cli = deployed
+    env = {**_env(), "TOSCA_TEST_KILL_AFTER_TRANSITIONS": "12"}
+    killed = subprocess.run(cli.argv("undeploy", "-q"), capture_output=True, text=True,
+                            timeout=60, env=env, cwd=cli.tmp)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    partial = [line.split()[0] for line in _lines(cli.tmp / "counter")][12:]
+    assert 0 < len(partial) < 8
+    finished = cli("undeploy", "--resume", "-q")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    effects = [line.split()[0] for line in _lines(cli.tmp / "counter")][12:]
+    assert sorted(effects) == sorted(f"{n}.Standard.{op}" for n in STEP_NODES
+                                     for op in ("stop", "delete"))  # fmt: skip
+    assert cli.json("status")[0]["status"] == "undeployed"
+    assert len(cli.json("executions", "list")) == 2  # the uninstall was resumed, not redone
