@@ -96,7 +96,7 @@ def parse_workflows(
             name=str(name),
             description=str(wdef.get("description") or ""),
             inputs=inputs,
-            metadata=dict(wdef.get("metadata") or {}),
+            metadata=dict(wdef["metadata"]) if isinstance(wdef.get("metadata"), dict) else {},
             location=loc,
         )
         workflows[wf.name] = wf
@@ -191,7 +191,7 @@ def _parse_activity(
     if kind == "call_operation":
         inputs: dict[str, Any] = {}
         if isinstance(value, dict):
-            inputs = dict(value.get("inputs") or {})
+            inputs = _inputs_of(value, step, loc, problems)
             value = value.get("operation")
         if not isinstance(value, str) or value.count(".") < 1:
             problems.append(
@@ -216,7 +216,7 @@ def _parse_activity(
     if kind in ("delegate", "inline"):
         inputs = {}
         if isinstance(value, dict):
-            inputs = dict(value.get("inputs") or {})
+            inputs = _inputs_of(value, step, loc, problems)
             value = value.get("workflow")
         if not isinstance(value, str) or not value:
             problems.append(Problem(f"step '{step.name}': {kind} needs a workflow name", loc))
@@ -283,6 +283,18 @@ def _check_inline_cycles(
 
     if visit(wf.name):
         problems.append(Problem(f"workflow '{wf.name}' inlines itself", wf.location))
+
+
+def _inputs_of(
+    value: dict[str, Any], step: WorkflowStep, loc: Location, problems: list[Problem]
+) -> dict[str, Any]:
+    inputs = value.get("inputs")
+    if inputs is None:
+        return {}
+    if not isinstance(inputs, dict):
+        problems.append(Problem(f"step '{step.name}': activity inputs must be a mapping", loc))
+        return {}
+    return dict(inputs)
 
 
 def _names(value: Any) -> list[str]:

@@ -327,6 +327,10 @@ class _Builder:
             for key in d:
                 if key not in _INPUT_KEYS:
                     self.problems.append(Problem(f"input '{name}': unknown field '{key}'", where))
+            constraints = d.get("constraints") or []
+            if not isinstance(constraints, list):
+                self.problems.append(Problem(f"input '{name}': constraints must be a list", where))
+                constraints = []
             itype = d.get("type", "string")
             if not type_exists(self.reg, itype):
                 self.problems.append(Problem(f"input '{name}' has unknown type {itype!r}", where))
@@ -338,7 +342,7 @@ class _Builder:
                 required=d.get("required", True) is not False,
                 default=d.get("default"),
                 has_default="default" in d,
-                constraints=list(d.get("constraints") or []),
+                constraints=list(constraints),
                 entry_schema=d.get("entry_schema"),
                 location=where,
             )
@@ -462,7 +466,9 @@ class _Builder:
         defs = self.reg.merged_map("node_types", ntype, "capabilities")
         caps: dict[str, Capability] = {}
         for cname, cdef in defs.items():
-            ctype = cdef if isinstance(cdef, str) else (cdef or {}).get("type", "")
+            ctype = cdef if isinstance(cdef, str) else ""
+            if isinstance(cdef, dict):
+                ctype = cdef.get("type", "")
             caps[str(cname)] = Capability(str(cname), str(ctype))
         given = nt.get("capabilities") or {}
         if not isinstance(given, dict):

@@ -168,7 +168,9 @@ class TypeRegistry:
                         ((rname, rdef),) = entry.items()
                         if isinstance(rdef, str):
                             rdef = {"capability": rdef}
-                        out[str(rname)] = {**out.get(str(rname), {}), **(rdef or {})}
+                        if not isinstance(rdef, dict):
+                            rdef = {}
+                        out[str(rname)] = {**out.get(str(rname), {}), **rdef}
         return out
 
     def interface_operations(self, itype: str) -> set[str]:

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -121,3 +122,25 @@ def test_textual_mutations(name: str, pos: int, cut: int, insert: str) -> None:
     text = SOURCES[name]
     at = pos % len(text)
     _check(text[:at] + insert + text[at + cut :])
+
+
+TYPE_KEYS = ["derived_from", "properties", "attributes", "requirements", "capabilities",
+             "interfaces", "artifacts"]  # fmt: skip
+TYPE_JUNK = [None, True, 5, "x", [1], {"a": 1}, [{"a": 5}], {"type": 5},
+             {"type": "integer", "default": "x"}]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", TYPE_KEYS)
+def test_junk_in_custom_type_definitions(key: str) -> None:
+    for junk in TYPE_JUNK:
+        doc = {
+            "tosca_definitions_version": "tosca_simple_yaml_1_3",
+            "node_types": {"my.T": {"derived_from": "tosca.nodes.Root", key: junk}},
+            "topology_template": {
+                "node_templates": {
+                    "a": {"type": "my.T"},
+                    "b": {"type": "my.T", "requirements": [{"dependency": "a"}]},
+                }
+            },
+        }
+        _check(yaml.safe_dump(doc))
