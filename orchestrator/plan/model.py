@@ -46,7 +46,9 @@ class Step:
     """One node of the plan DAG.
 
     ``id`` is unique in the plan, ``<node>.<interface short name>.<operation>`` for
-    operation calls (e.g. ``job.Runnable.submit``), ``<node>.state.<state>`` for set_state,
+    operation calls (e.g. ``job.Runnable.submit``),
+    ``<source>.<requirement>.<target>.Configure.<operation>`` for relationship operations,
+    ``<node>.state.<state>`` for set_state,
     or the workflow's own step name (suffixed ``.N`` when one workflow step has several
     activities). ``depends_on`` lists step ids that must succeed first; ``on_failure`` lists
     step ids to run instead of the dependents when this step fails (custom workflows).
