@@ -33,10 +33,11 @@ from workflows.tsunami.okada import Fault, seafloor_deformation  # noqa: E402
 from workflows.tsunami.solver import gpu_available, simulate  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "data" / "bathymetry" / "messina_gebco2022_15s.nc"
-# Minimal memory traffic of one cell update in the CPU kernels (float64): the face pass reads
-# h, hu, hv, b and writes 8 face values; the update pass reads 8 face values and h, hu, hv,
-# b, sigma, maxh, arrival, eta0 and writes 3 values.
-BYTES_PER_CELL_UPDATE = 8 * (4 + 8 + 8 + 8 + 3)
+# Minimal memory traffic of one cell update in the CPU kernels (float64): the velocity pass
+# reads h, hu, hv and writes u, v; the face pass reads h, u, v, b and writes 8 face values;
+# the update pass reads 8 face values and h, hu, hv, u, v, b, sigma, maxh, arrival, eta0 and
+# writes 3 values.
+BYTES_PER_CELL_UPDATE = 8 * (3 + 2 + 4 + 8 + 8 + 10 + 3)
 
 
 def log(msg: str) -> None:

@@ -223,12 +223,20 @@ def finish_cell(  # noqa: PLR0913
     return hnew, hunew, hvnew, rate
 
 
-def faces_rows(h, hu, hv, b, params, fx, fy):
+def velocities_rows(h, hu, hv, eps, u, v):
+    """CPU pass 0: cell velocities once (each is used by four faces and the update)."""
+    ny, nx = h.shape
+    for j in prange(ny):
+        for i in range(nx):
+            u[j, i] = velocity(h[j, i], hu[j, i], eps)
+            v[j, i] = velocity(h[j, i], hv[j, i], eps)
+
+
+def faces_rows(h, u, v, b, params, fx, fy):
     """CPU pass 1: every face flux once. ``fx[k, j, i]``: face west of cell (j, i), i <= nx;
     ``fy[k, j, i]``: face south of cell (j, i), j <= ny; k = (mass, normal momentum seen from
     the left, the same seen from the right, tangential momentum)."""
     g = params[0]
-    eps = params[1]
     closed = params[4] > 0.5
     ny, nx = h.shape
     for jq in prange(ny + 1):
@@ -239,10 +247,10 @@ def faces_rows(h, hu, hv, b, params, fx, fy):
         for i in range(nx):
             hl = h[jl, i]
             hr = h[jr, i]
-            ul = velocity(hl, hu[jl, i], eps)
-            vl = velocity(hl, hv[jl, i], eps)
-            ur = velocity(hr, hu[jr, i], eps)
-            vr = velocity(hr, hv[jr, i], eps)
+            ul = u[jl, i]
+            vl = v[jl, i]
+            ur = u[jr, i]
+            vr = v[jr, i]
             if j == 0 and closed:
                 vl = -vr
             if j == ny and closed:
@@ -259,10 +267,10 @@ def faces_rows(h, hu, hv, b, params, fx, fy):
             ir = i if i < nx else nx - 1
             hl = h[j, il]
             hr = h[j, ir]
-            ul = velocity(hl, hu[j, il], eps)
-            vl = velocity(hl, hv[j, il], eps)
-            ur = velocity(hr, hu[j, ir], eps)
-            vr = velocity(hr, hv[j, ir], eps)
+            ul = u[j, il]
+            vl = v[j, il]
+            ur = u[j, ir]
+            vr = v[j, ir]
             if i == 0 and closed:
                 ul = -ur
             if i == nx and closed:
@@ -275,7 +283,7 @@ def faces_rows(h, hu, hv, b, params, fx, fy):
 
 
 def update_rows(
-    h, hu, hv, b, h2, hu2, hv2, fx, fy,
+    h, hu, hv, u, v, b, h2, hu2, hv2, fx, fy,
     inv_dx, cn, cs, inv_dy, tanr, sigma, params, maxh, arrival, eta0, t, rowrate,
 ):  # fmt: skip
     """CPU pass 2: update every cell from the face fluxes of pass 1 (rows in parallel)."""
@@ -293,7 +301,7 @@ def update_rows(
             bc = b[j, i]
             hnew, hunew, hvnew, r = finish_cell(
                 hc, hu[j, i], hv[j, i], bc,
-                velocity(hc, hu[j, i], eps), velocity(hc, hv[j, i], eps),
+                u[j, i], v[j, i],
                 fx[0, j, i], fx[2, j, i], fx[3, j, i],
                 fx[0, j, i + 1], fx[1, j, i + 1], fx[3, j, i + 1],
                 fy[0, j, i], fy[2, j, i], fy[3, j, i],

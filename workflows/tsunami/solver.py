@@ -49,6 +49,7 @@ _CPU_KERNELS = (
     "velocity",
     "face_flux",
     "finish_cell",
+    "velocities_rows",
     "faces_rows",
     "update_rows",
     "max_rate_rows",
@@ -218,7 +219,7 @@ def cpu_kernels(parallel: bool = True) -> dict:
         import numba
 
         def jit_for(name: str):
-            par = parallel and name in ("faces_rows", "update_rows", "max_rate_rows")
+            par = parallel and name.endswith("_rows")
             return numba.njit(cache=True, parallel=par, error_model="numpy")
 
         extra = {"prange": numba.prange if parallel else range}
@@ -290,6 +291,8 @@ class _CpuBackend:
         self.rowrate = np.zeros(ny)
         self.fx = np.zeros((4, ny, nx + 1))
         self.fy = np.zeros((4, ny + 1, nx))
+        self.u = np.zeros((ny, nx))
+        self.v = np.zeros((ny, nx))
 
     def initial_rate(self, eps: float, g: float) -> float:
         a = self.a
@@ -300,9 +303,11 @@ class _CpuBackend:
 
     def step(self, params: np.ndarray, t: float) -> float:
         a = self.a
-        self.k["faces_rows"](a["h"], a["hu"], a["hv"], a["b"], params, self.fx, self.fy)
+        self.k["velocities_rows"](a["h"], a["hu"], a["hv"], params[1], self.u, self.v)
+        self.k["faces_rows"](a["h"], self.u, self.v, a["b"], params, self.fx, self.fy)
         self.k["update_rows"](
-            a["h"], a["hu"], a["hv"], a["b"], a["h2"], a["hu2"], a["hv2"], self.fx, self.fy,
+            a["h"], a["hu"], a["hv"], self.u, self.v, a["b"], a["h2"], a["hu2"], a["hv2"],
+            self.fx, self.fy,
             a["inv_dx"], a["cn"], a["cs"], a["inv_dy"], a["tanr"], a["sigma"], params,
             a["maxh"], a["arrival"], a["eta0"], t, self.rowrate,
         )  # fmt: skip
