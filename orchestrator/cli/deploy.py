@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         path: str = typer.Argument(..., help="Template file, directory or CSAR."),
         inputs_file: Path | None = typer.Option(None, "--inputs", help="YAML/JSON inputs file."),
         inputs: list[str] = typer.Option([], "-i", "--input", help="Input key=value (repeatable)."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         name: str | None = typer.Option(
             None, "--name", "-n", help="Deployment id (default: from the template's name)."
         ),

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     @ex.command("list")
     def list_cmd(
         deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment id."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
     ) -> None:
         """List executions, oldest first."""
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
     def status_cmd(
         execution: str | None = typer.Argument(None, help="Execution id (default: latest)."),
         deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment id."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
     ) -> None:
         """Show an execution: status, outputs and every step."""
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
     @ex.command("cancel")
     def cancel_cmd(
         execution: str = typer.Argument(..., help="Execution id (a unique prefix is enough)."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         wait: bool = typer.Option(False, "--wait", help="Wait until it has stopped."),
         timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait at most."),
     ) -> None:
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
     @ex.command("resume")
     def resume_cmd(
         execution: str = typer.Argument(..., help="Execution id."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         inputs: list[str] = typer.Option([], "-i", "--input", help="Secret inputs again."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
     ) -> None:

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     def logs_cmd(
         execution: str | None = typer.Argument(None, help="Execution id (default: latest)."),
         deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment id."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         follow: bool = typer.Option(
             False, "--follow", "-f", help="Keep printing new lines until the execution ends."
         ),

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     @app.command("outputs")
     def outputs_cmd(
         deployment: str | None = typer.Argument(None, help="Deployment id."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
     ) -> None:
         """Show the topology outputs of a deployment (evaluated when it last succeeded)."""

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         deployment: str | None = typer.Argument(
             None, help="Deployment id (default: every deployment of the workspace)."
         ),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
     ) -> None:
         """Show deployments: status, node states and the latest execution."""

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         deployment: str | None = typer.Argument(
             None, help="Deployment id (optional when the workspace holds one)."
         ),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         inputs: list[str] = typer.Option(
             [], "-i", "--input", help="Secret inputs to give again (key=value)."
         ),

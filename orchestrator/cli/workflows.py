@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     @wf.command("list")
     def list_cmd(
         deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment id."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
     ) -> None:
         """List the workflows of a deployment with their inputs."""
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         inputs_file: Path | None = typer.Option(None, "--inputs", help="YAML/JSON inputs file."),
         inputs: list[str] = typer.Option([], "-i", "--input", help="Input key=value."),
         deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment id."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
         retries: int = typer.Option(
             0, "--retries", min=0, help="Retry a failed operation up to N times (back-off)."
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         inputs_file: Path | None = typer.Option(None, "--inputs", help="YAML/JSON inputs file."),
         inputs: list[str] = typer.Option([], "-i", "--input", help="Input key=value."),
         deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment id."),
-        workspace: str | None = typer.Option(None, "--workspace", "-w", help=WORKSPACE_HELP),
+        workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
     ) -> None:
         """Start a workflow in the background and print its execution id at once."""
