@@ -361,6 +361,13 @@ class Engine:
             self._fail_unstarted(sorter, step, str(exc))
             return
         work = _Work(step, inputs, token=resumed[0] if resumed else None)
+        if resumed and _is_op(step, "Runnable", "submit"):
+            self._log(
+                "WARN",
+                f"{sid} was interrupted before its job id was recorded: submitting again with "
+                f"idempotency token {resumed[0]} (the implementation looks it up first)",
+                sid,
+            )
         key = self._executor_key(step)
         if key not in self.executors:
             self._fail_unstarted(sorter, step, f"no '{key}' executor configured")
