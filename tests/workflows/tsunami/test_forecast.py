@@ -47,3 +47,21 @@ def test_forecast_reports_bad_alert_without_traceback(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert "error" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gpu_constrained_tasks_only_where_gpus_are_declared_and_usable(monkeypatch):
+    from workflows.tsunami import forecast, solver
+
+    for var in ("TOSCA_RUNTIME_GPUS", "COMPSS_BINDED_GPUS", "CUDA_VISIBLE_DEVICES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(solver, "gpu_available", lambda: True)
+    assert forecast._use_gpu("auto") is False  # usable, but no GPU declared to the runtime
+    monkeypatch.setenv("TOSCA_RUNTIME_GPUS", "0,1")
+    assert forecast._declared_gpus() == ["0", "1"]
+    assert forecast._use_gpu("auto") is True
+    assert forecast._use_gpu("no") is False
+    monkeypatch.setattr(solver, "gpu_available", lambda: False)
+    assert forecast._use_gpu("yes") is False  # declared but numba.cuda sees none: CPU tasks
+    monkeypatch.setenv("TOSCA_RUNTIME_GPUS", "")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert forecast._declared_gpus() == []
