@@ -21,7 +21,8 @@ __all__ = ["AttributesLookup", "ModelEvalContext", "OutputsLookup", "SecretsLook
 AttributesLookup = Callable[[str, str], Any]
 # (node, interface, operation, output name) -> value; raise KeyError when unknown.
 OutputsLookup = Callable[[str, str, str, str], Any]
-# secret path -> secret value (ideally a ``Secret`` str that redacts itself).
+# secret path -> secret value (ideally a ``Secret`` str that masks itself; a plain str is
+# wrapped into ``functions.SecretValue``, and concat / join / token keep the secret kind).
 SecretsLookup = Callable[[str], Any]
 
 _MAX_DEPTH = 50

@@ -5,6 +5,13 @@
 ``EvalContext``. Each function's ``to_json()`` gives back its TOSCA form, so plans print
 exactly what the template said. ``GetSecret`` never shows the secret itself: only its path.
 
+Secret-ness propagates: ``get_secret`` evaluates to a *secret-kind* value (a ``str`` subclass
+that masks its ``repr`` and gives its clear text only through ``reveal()``, such as
+``orchestrator.executors.secrets.Secret``; a plain ``str`` from the store is wrapped into
+``SecretValue``), and a ``concat`` / ``join`` / ``token`` with a secret-kind input evaluates
+to a value of that same kind. ``to_json`` of a secret-kind value is ``"***"``, and errors
+never quote one.
+
 Modelable entities in ``get_property`` / ``get_attribute`` / ``get_operation_output``:
 ``SELF`` (the node or relationship being run), ``SOURCE`` / ``TARGET`` (relationship ends),
 ``HOST`` (the node the entity is hosted on, through HostedOn), or a node template name.
@@ -28,15 +35,65 @@ __all__ = [
     "GetProperty",
     "GetSecret",
     "Join",
+    "REDACTED",
+    "SecretValue",
     "Token",
     "contains_functions",
     "evaluate",
     "functions_in",
+    "is_secret",
     "parse",
     "to_json",
 ]
 
 ENTITY_KEYWORDS = ("SELF", "SOURCE", "TARGET", "HOST")
+REDACTED = "***"
+
+
+class SecretValue(str):
+    """A secret-kind ``str`` for stores that return plain strings: masked ``repr``.
+
+    ``is_secret`` marks it for structural redaction (``orchestrator.state.redact``);
+    ``reveal()`` gives the clear text as a plain ``str``.
+    """
+
+    __slots__ = ()
+    is_secret = True
+
+    def __repr__(self) -> str:
+        return "SecretValue('***')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+def is_secret(value: Any) -> bool:
+    """Whether ``value`` is a secret-kind string (a ``str`` subclass with ``reveal()``, a true
+    ``is_secret`` attribute or a class named ``Secret``), never a plain ``str``."""
+    if not isinstance(value, str) or type(value) is str:
+        return False
+    return (
+        callable(getattr(value, "reveal", None))
+        or bool(getattr(value, "is_secret", False))
+        or type(value).__name__ == "Secret"
+    )
+
+
+def _secret_kind(values: Sequence[Any]) -> type[str] | None:
+    """The class of the first secret-kind value in ``values`` (lists looked into), or None."""
+    for v in values:
+        if is_secret(v):
+            return type(v)
+        if isinstance(v, list | tuple):
+            kind = _secret_kind(v)
+            if kind is not None:
+                return kind
+    return None
+
+
+def _as_secret(kind: type[str] | None, text: str) -> str:
+    """``text`` as a value of the secret ``kind`` (unchanged when ``kind`` is None)."""
+    return text if kind is None else kind(text)
 
 
 @runtime_checkable
@@ -148,7 +205,8 @@ class Concat(Function):
     name = "concat"
 
     def evaluate(self, ctx: EvalContext) -> Any:
-        return "".join(_as_text(evaluate(p, ctx)) for p in self.parts)
+        values = [evaluate(p, ctx) for p in self.parts]
+        return _as_secret(_secret_kind(values), "".join(_as_text(v) for v in values))
 
     def to_json(self) -> dict[str, Any]:
         return {self.name: [to_json(p) for p in self.parts]}
@@ -163,16 +221,17 @@ class Join(Function):
     name = "join"
 
     def evaluate(self, ctx: EvalContext) -> Any:
-        delim = _as_text(evaluate(self.delimiter, ctx))
+        delimiter = evaluate(self.delimiter, ctx)
+        values = [evaluate(p, ctx) for p in self.parts]
         items: list[str] = []
-        for p in self.parts:
-            value = evaluate(p, ctx)
+        for value in values:
             # A part that evaluates to a list (e.g. a list input) contributes each element.
             if isinstance(value, list):
                 items.extend(_as_text(v) for v in value)
             else:
                 items.append(_as_text(value))
-        return delim.join(items)
+        kind = _secret_kind([delimiter, *values])
+        return _as_secret(kind, _as_text(delimiter).join(items))
 
     def to_json(self) -> dict[str, Any]:
         parts = [to_json(p) for p in self.parts]
@@ -189,17 +248,20 @@ class Token(Function):
     name = "token"
 
     def evaluate(self, ctx: EvalContext) -> Any:
-        text = _as_text(evaluate(self.string, ctx))
+        value = evaluate(self.string, ctx)
+        kind = _secret_kind([value])
+        text = _as_text(value)
         tokens = [text]
         for sep in self.separators:
             tokens = [piece for t in tokens for piece in t.split(sep)]
         if not -len(tokens) <= self.index < len(tokens):
             from orchestrator.errors import ExecutionError
 
+            shown = "a secret" if kind is not None else repr(text)
             raise ExecutionError(
-                f"token index {self.index} out of range: {len(tokens)} tokens in {text!r}"
+                f"token index {self.index} out of range: {len(tokens)} tokens in {shown}"
             )
-        return tokens[self.index]
+        return _as_secret(kind, tokens[self.index])
 
     def to_json(self) -> dict[str, Any]:
         return {self.name: [to_json(self.string), self.separators, self.index]}
@@ -213,7 +275,9 @@ class GetSecret(Function):
     name = "get_secret"
 
     def evaluate(self, ctx: EvalContext) -> Any:
-        return ctx.get_secret(self.path)
+        value = ctx.get_secret(self.path)
+        # A store returning a plain string still gets a masked value back.
+        return SecretValue(value) if isinstance(value, str) and not is_secret(value) else value
 
     def to_json(self) -> dict[str, Any]:
         return {self.name: self.path}
@@ -356,7 +420,10 @@ def evaluate(value: Any, ctx: EvalContext) -> Any:
 
 
 def to_json(value: Any) -> Any:
-    """``value`` with functions in their TOSCA form (JSON-able when the rest is)."""
+    """``value`` with functions in their TOSCA form (JSON-able when the rest is); a
+    secret-kind value becomes ``"***"``."""
+    if is_secret(value):
+        return REDACTED
     if isinstance(value, Function):
         return value.to_json()
     if isinstance(value, dict):
@@ -397,7 +464,10 @@ def contains_functions(value: Any) -> bool:
 def _walk(value: Any, path: Sequence[Any]) -> Any:
     for key in path:
         try:
-            value = value[key]
+            # A piece of a secret is a secret too.
+            value = (
+                _as_secret(_secret_kind([value]), value[key]) if is_secret(value) else value[key]
+            )
         except (KeyError, IndexError, TypeError) as exc:
             from orchestrator.errors import ExecutionError
 
@@ -406,6 +476,9 @@ def _walk(value: Any, path: Sequence[Any]) -> Any:
 
 
 def _as_text(value: Any) -> str:
+    if is_secret(value):
+        reveal = getattr(value, "reveal", None)
+        return str(reveal()) if callable(reveal) else str.__str__(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
