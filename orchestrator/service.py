@@ -4,8 +4,8 @@
 
     deploy(template, inputs, *, deployment_id, resume, dry_run, on_event, cancel) -> Outcome
     undeploy(deployment_id, *, on_event, cancel, forget) -> Outcome
-    run_workflow(workflow, inputs, *, deployment_id, on_event, cancel) -> Outcome
-    trigger(workflow, inputs, *, deployment_id) -> ExecutionRecord   (runs detached)
+    run_workflow(workflow, inputs, *, deployment_id, on_event, cancel, urgency) -> Outcome
+    trigger(workflow, inputs, *, deployment_id, urgency) -> ExecutionRecord  (runs detached)
     resume_execution(execution_id, *, on_event, cancel) -> Outcome
     cancel_execution(execution_id) -> ExecutionRecord
     status(deployment_id) -> dict         outputs(deployment_id) -> dict
@@ -272,12 +272,14 @@ class Service:
         deployment_id: str | None = None,
         on_event: EventCallback | None = None,
         cancel: threading.Event | None = None,
+        urgency: str | None = None,
     ) -> Outcome:
-        """Run a custom workflow (e.g. ``exec_job``) of a deployed template and wait."""
+        """Run a custom workflow (e.g. ``exec_job``) of a deployed template and wait.
+        ``urgency`` (routine, high, urgent, emergency) overrides the template's policy."""
         dep = self._deployable(deployment_id)
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
-        return self._start(model, plan, dep.id, dict(plan.inputs), on_event, cancel)
+        return self._start(model, plan, dep.id, dict(plan.inputs), on_event, cancel, urgency)
 
     def trigger(
         self,
@@ -285,6 +287,7 @@ class Service:
         inputs: Mapping[str, Any] | None = None,
         *,
         deployment_id: str | None = None,
+        urgency: str | None = None,
     ) -> ExecutionRecord:
         """Start a custom workflow in a detached process and return its execution at once.
 
@@ -295,7 +298,7 @@ class Service:
         dep = self._deployable(deployment_id)
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
-        execution = self._record_execution(model, plan, dep.id, dict(plan.inputs))
+        execution = self._record_execution(model, plan, dep.id, dict(plan.inputs), urgency)
         workdir = self._workdir(execution.id)
         with open(workdir / "engine.log", "ab") as logfile:
             subprocess.Popen(  # noqa: S603 - fixed argv, no shell
@@ -373,7 +376,12 @@ class Service:
         return self._run(model, plan, execution.deployment_id, execution.id, on_event, cancel)
 
     def _record_execution(
-        self, model: ToscaModel, plan: Plan, dep_id: str, inputs: dict[str, Any]
+        self,
+        model: ToscaModel,
+        plan: Plan,
+        dep_id: str,
+        inputs: dict[str, Any],
+        urgency: str | None = None,
     ) -> ExecutionRecord:
         from orchestrator.engine.model_binding import ModelBinding
 
@@ -387,7 +395,12 @@ class Service:
             }
             for s in plan.steps
         ]
-        urgency = ModelBinding(model).urgency()
+        if urgency is not None:
+            from orchestrator.slurm.urgency import LEVELS
+
+            if urgency not in LEVELS:
+                raise UsageError(f"unknown urgency '{urgency}' (one of {', '.join(LEVELS)})")
+        urgency = urgency or ModelBinding(model).urgency()
         return self.store.create_execution(
             dep_id, plan.workflow, steps, inputs=inputs, urgency=urgency
         )
@@ -400,8 +413,9 @@ class Service:
         inputs: dict[str, Any],
         on_event: EventCallback | None,
         cancel: threading.Event | None,
+        urgency: str | None = None,
     ) -> Outcome:
-        execution = self._record_execution(model, plan, dep_id, inputs)
+        execution = self._record_execution(model, plan, dep_id, inputs, urgency)
         return self._run(model, plan, dep_id, execution.id, on_event, cancel)
 
     def _workdir(self, execution_id: str) -> Path:
@@ -424,7 +438,7 @@ class Service:
         execution = self.store.get_execution(execution_id)
         if plan.workflow in ("install", "deploy"):
             self.store.set_deployment_status(dep_id, DeploymentStatus.DEPLOYING)
-        binding = ModelBinding(model, workspace=self.workspace)
+        binding = ModelBinding(model, workspace=self.workspace, urgency=execution.urgency)
         executors = self._executors(model, plan)
         try:
             engine = Engine(

@@ -54,6 +54,9 @@ def register(app: typer.Typer) -> None:
             0, "--retries", min=0, help="Retry a failed operation up to N times (back-off)."
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
+        urgency: str | None = typer.Option(
+            None, "--urgency", help="routine, high, urgent or emergency (overrides the policy)."
+        ),
     ) -> None:
         """Run a workflow, follow it live and print its outcome (Ctrl-C cancels it)."""
         with handle_errors():
@@ -63,7 +66,12 @@ def register(app: typer.Typer) -> None:
                 f"workflow {name}",
                 f"workflow {name} on",
                 lambda progress, cancel: service.run_workflow(
-                    name, given, deployment_id=deployment, on_event=progress, cancel=cancel
+                    name,
+                    given,
+                    deployment_id=deployment,
+                    on_event=progress,
+                    cancel=cancel,
+                    urgency=urgency,
                 ),
                 quiet=quiet,
                 json_output=output == OutputFormat.json,
@@ -77,12 +85,18 @@ def register(app: typer.Typer) -> None:
         deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment id."),
         workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
+        urgency: str | None = typer.Option(
+            None, "--urgency", help="routine, high, urgent or emergency (overrides the policy)."
+        ),
     ) -> None:
         """Start a workflow in the background and print its execution id at once."""
         with handle_errors():
             service = make_service(workspace)
             execution = service.trigger(
-                name, collect_inputs(inputs_file, inputs), deployment_id=deployment
+                name,
+                collect_inputs(inputs_file, inputs),
+                deployment_id=deployment,
+                urgency=urgency,
             )
             if output == OutputFormat.json:
                 emit_json(

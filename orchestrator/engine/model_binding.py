@@ -34,8 +34,16 @@ _LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
 class ModelBinding:
     """Binds plan steps of ``model`` for one deployment (``workspace`` resolves secrets)."""
 
-    def __init__(self, model: ToscaModel, *, workspace: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        model: ToscaModel,
+        *,
+        workspace: str | Path | None = None,
+        urgency: str | None = None,
+    ) -> None:
+        """``urgency`` (the execution's level, e.g. from an alert) overrides the policies."""
         self.model = model
+        self._urgency = urgency
         self.workspace = str(workspace) if workspace is not None else None
         self.redactor = Redactor()
         # Topology inputs named like secrets (db_password, api_token...) flow into
@@ -112,6 +120,7 @@ class ModelBinding:
             "node_type": node.type,
             "requirements": requirements,
             "attributes": dict(state.attributes.get(node_name, {})),
+            "urgency": self._urgency or self.urgency(node_name),
         }
 
     @staticmethod
@@ -212,9 +221,13 @@ class ModelBinding:
         impl = step.implementation
         return impl.timeout if impl is not None and impl.timeout else None
 
-    def urgency(self) -> str | None:
-        """The topology's urgency level, if an Urgency policy declares one."""
-        for policy in self.model.policies_of_type(URGENCY_POLICY):
+    def urgency(self, node: str | None = None) -> str | None:
+        """The Urgency policy level for ``node`` (a policy targeting it, else an untargeted
+        one); with no node, the first level any Urgency policy declares."""
+        policies = self.model.policies_of_type(URGENCY_POLICY)
+        if node is not None:
+            policies = [p for p in policies if not p.targets or node in p.targets]
+        for policy in policies:
             level = policy.properties.get("level")
             if isinstance(level, str):
                 return level

@@ -44,7 +44,8 @@ def op(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     done = counter.read_text().split("\n") if counter.exists() else []
     if not any(line.endswith(f" {token}") for line in done):
         _append(counter, f"{ctx.step_id} {token}")
-    ctx.log("INFO", f"{ctx.step_id} did its work (echo={inputs.get('echo')})")
+    urgency = ctx.context.get("urgency")
+    ctx.log("INFO", f"{ctx.step_id} did its work (echo={inputs.get('echo')}) urgency={urgency}")
     return {"value": f"{ctx.node}-{ctx.operation}", "echo": inputs.get("echo")}
 
 

@@ -139,11 +139,16 @@ def test_workflows_run_success_and_failure_branch(deployed):
     assert "output job_id = 2" in ok.stdout
     job_state = {n["name"]: n["state"] for n in cli.json("status")[0]["nodes"]}["job"]
     assert job_state == "executed"
-    bad = cli("workflows", "run", "exec_job", "-i", "final=FAILED", "-i", "duration=0.1")
+    bad = cli("workflows", "run", "exec_job", "-i", "final=FAILED", "-i", "duration=0.1",
+              "--urgency", "emergency")  # fmt: skip
     assert bad.returncode == 3
     assert "failed: run.2 (node job, operation run): job 3 ended FAILED" in bad.stderr
     assert "report_failure ok" in bad.stdout  # the on_failure branch ran
     assert "report_failure" in [line.split()[0] for line in _lines(cli.tmp / "counter")]
+    assert cli.json("executions", "status")["urgency"] == "emergency"
+    assert "report_failure did its work (echo=None) urgency=emergency" in cli("logs").stdout
+    wrong = cli("workflows", "run", "exec_job", "--urgency", "asap")
+    assert wrong.returncode == 2 and "unknown urgency 'asap'" in wrong.stderr
     listed = cli("workflows", "list").stdout
     assert "exec_job (inputs: final, duration)" in listed
     usage = cli("workflows", "run", "nope")

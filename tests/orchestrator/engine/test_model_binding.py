@@ -94,6 +94,11 @@ def test_inputs_see_run_state_and_workflow_inputs(tmp_path):
     )
     assert b.evaluate_inputs(step, state) == {"dir": "/scratch/w", "n": 4, "prev": "77"}
     context = b.request_context(step, state)
+    assert context["urgency"] == "urgent"  # the Urgency policy targets job
+    assert (
+        ModelBinding(b.model, urgency="emergency").request_context(step, state)["urgency"]
+        == "emergency"
+    )
     assert context["requirements"]["environment"]["node"] == "remote_site"
     assert context["requirements"]["environment"]["properties"]["login_host"] == ("hpc.example.org")
     # Outputs that cannot be evaluated yet are left out, the others are returned.
