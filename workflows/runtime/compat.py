@@ -34,6 +34,8 @@ __all__ = [
     "use_real_pycompss",
     "COLLECTION_IN",
     "COLLECTION_OUT",
+    "COMMUTATIVE",
+    "CONCURRENT",
     "FILE_IN",
     "FILE_INOUT",
     "FILE_OUT",
@@ -82,6 +84,8 @@ def _load() -> dict[str, Any]:
             "pycompss.api.parameter": [
                 "COLLECTION_IN",
                 "COLLECTION_OUT",
+                "COMMUTATIVE",
+                "CONCURRENT",
                 "FILE_IN",
                 "FILE_INOUT",
                 "FILE_OUT",

@@ -18,15 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from workflows.runtime.compat import IMPLEMENTATION, constraint, on_failure, task
-
-try:
-    from workflows.runtime.compat import COMMUTATIVE  # type: ignore[attr-defined]
-except ImportError:  # compat does not re-export it (yet): take it from the same runtime
-    if IMPLEMENTATION == "pycompss":
-        from pycompss.api.parameter import COMMUTATIVE
-    else:
-        from workflows.runtime import COMMUTATIVE
+from workflows.runtime.compat import COMMUTATIVE, constraint, on_failure, task
 
 from .ensemble import ForecastAccumulator, Scenario, ScenarioResult
 
