@@ -48,7 +48,7 @@ def test_environment_properties_cover_a_site() -> None:
         "scheduler", "login_host", "user", "ssh_port", "ssh_key", "work_dir", "results_dir",
         "urgency_levels", "modules", "pycompss_modules", "compss_available", "gpus",
         "dls_api_url", "image_service_url", "image_creation_machine", "slurm_backend",
-        "slurmrestd_url",
+        "slurmrestd_url", "slurmrestd_token", "slurmrestd_user", "known_hosts",
     } <= set(props)  # fmt: skip
     level = PROFILE["data_types"]["eflows4hpc.datatypes.UrgencyLevel"]["properties"]
     assert {"partition", "qos", "nice", "reservation", "time_limit", "deadline"} <= set(level)
