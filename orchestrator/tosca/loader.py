@@ -18,6 +18,7 @@ from orchestrator.errors import Location, Problem, UsageError, ValidationError
 from orchestrator.plan.model import Implementation
 from orchestrator.tosca import functions as fn
 from orchestrator.tosca.imperative import parse_workflows
+from orchestrator.tosca.implementations import implementation_problem
 from orchestrator.tosca.model import (
     CONFIGURE,
     RUNNABLE,
@@ -192,6 +193,7 @@ class _Builder:
         self.nodes: dict[str, NodeTemplate] = {}
         self._raw_nodes: Any = {}
         self._names: set[str] = set()
+        self._impl_checked: dict[tuple[str, str | None], str | None] = {}
 
     # -- helpers -------------------------------------------------------------------------
     def problem(self, message: str, container: Any = None, key: Any = None, **where: Any) -> None:
@@ -516,14 +518,18 @@ class _Builder:
             file = self.reg.files.get((section, t))
             from_profile = file is None or file in self.src.profile_files
             base = self.src.base_dir if from_profile else Path(file).parent  # type: ignore[arg-type]
+            origin = Location(file=str(file) if file is not None else None, node=loc.node)
             if isinstance(defs, dict):
                 for iname, idef in defs.items():
-                    self._merge_interface(ops, itypes, str(iname), idef, base, artifacts, None)
-        if given is None:
-            return ops, itypes
+                    self._merge_interface(
+                        ops, itypes, str(iname), idef, base, artifacts, None, origin
+                    )
         where = _at(loc, line_of(container, "interfaces"), "interfaces")
-        if not isinstance(given, dict):
+        if given is not None and not isinstance(given, dict):
             self.problems.append(Problem("'interfaces' must be a mapping", where))
+            given = None
+        if given is None:
+            self._check_implementations(ops, loc)
             return ops, itypes
         for iname, idef in given.items():
             iloc = _at(loc, line_of(given, iname), f"interfaces.{iname}")
@@ -532,7 +538,28 @@ class _Builder:
                 self.problems.append(Problem(f"unknown interface '{iname}' (known: {known})", iloc))
                 continue
             self._merge_interface(ops, itypes, str(iname), idef, self.src.base_dir, artifacts, iloc)
+        self._check_implementations(ops, loc)
         return ops, itypes
+
+    def _check_implementations(self, ops: dict[str, dict[str, Operation]], loc: Location) -> None:
+        """Each effective implementation must resolve (playbook file, native module)."""
+        for iname, iface in ops.items():
+            for opname, op in iface.items():
+                impl = op.implementation
+                if impl is None:
+                    continue
+                key = (impl.primary, impl.base_dir)
+                if key not in self._impl_checked:
+                    self._impl_checked[key] = implementation_problem(impl, self.src.base_dir)
+                message = self._impl_checked[key]
+                if message is not None:
+                    where = Location(
+                        file=op.location.file or loc.file,
+                        line=op.location.line,
+                        node=loc.node,
+                        operation=f"{iname}.{opname}",
+                    )
+                    self.problems.append(Problem(message, where))
 
     def _merge_interface(
         self,
@@ -543,7 +570,10 @@ class _Builder:
         base: Path,
         artifacts: dict[str, tuple[str, str | None]],
         check_at: Location | None,
+        origin: Location | None = None,
     ) -> None:
+        """Merge one interface definition; ``check_at`` (a template's) reports unknown
+        operations, ``origin`` (a type's file) only locates its implementations."""
         if not isinstance(idef, dict):
             if check_at is not None:
                 self.problems.append(Problem(f"interface '{iname}' must be a mapping", check_at))
@@ -563,9 +593,10 @@ class _Builder:
             entries.update(idef["operations"])
         shared_inputs = idef.get("inputs") if isinstance(idef.get("inputs"), dict) else {}
         for opname, odef in entries.items():
+            at = check_at or origin
             oloc = (
-                _at(check_at, line_of(idef, opname), f"interfaces.{iname}.{opname}")
-                if check_at
+                _at(at, line_of(idef, opname), f"interfaces.{iname}.{opname}")
+                if at is not None
                 else Location()
             )
             if check_at is not None and opname not in declared and opname not in iface:
@@ -595,6 +626,7 @@ class _Builder:
             return
         if isinstance(odef, str):
             op.implementation = self._implementation(odef, base, artifacts, loc)
+            op.location = loc
             return
         if not isinstance(odef, dict):
             self.problems.append(Problem(f"operation '{op.name}' must be a string or mapping", loc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,11 @@ def node(name: str, *deps: str, type_: str = "t.App", host: str | None = None) -
 
 def model_of(tmp_path: Path, body: str, extra: str = ""):
     path = tmp_path / "t.yaml"
-    path.write_text(HEADER + body + extra)
+    text = HEADER + body + extra
+    path.write_text(text)
+    # The playbooks the template names must exist (checked at validate time).
+    for playbook in set(re.findall(r":\s+(\w+\.yaml)\s*$", text, re.MULTILINE)):
+        (tmp_path / playbook).write_text("- hosts: all\n  tasks: []\n")
     return load(path)
 
 

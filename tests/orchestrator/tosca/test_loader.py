@@ -88,6 +88,10 @@ def write_project(root: Path) -> Path:
     (root / "types").mkdir(parents=True)
     (root / "types" / "extra.yaml").write_text(EXTRA_TYPES)
     (root / "service.yaml").write_text(TEMPLATE)
+    # Playbooks next to the file that names them (checked at validate time).
+    for playbook in ("types/base_create.yaml", "types/base_configure.yaml", "start.yaml",
+                     "wire.yaml"):  # fmt: skip
+        (root / playbook).write_text("- hosts: all\n  tasks: []\n")
     return root
 
 
