@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.plan import build_plan, plan_to_dict
-from orchestrator.tosca import load
+from orchestrator.tosca import ModelEvalContext, load
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TEMPLATES = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
@@ -77,3 +77,14 @@ def test_minimal_workflow_matches_the_reference() -> None:
     assert install.index("ImageCreation.Runnable.run") < install.index(
         "ImageTransfer.Runnable.submit"
     )
+
+
+@pytest.mark.parametrize(("example", "node"), [("tsunami", "products_stage_out"),
+                                               ("climate", "publish")])  # fmt: skip
+def test_stage_out_targets_are_relative_to_the_results_dir(example: str, node: str) -> None:
+    # The data mover joins a relative target_path to the site's results dir (default
+    # <work_dir>/results): a target starting with "results/" would publish to results/results.
+    model = load(EXAMPLES / example)
+    target = ModelEvalContext(model, node).get_property(node, ["target_path"])
+    assert target == example
+    assert not Path(target).is_absolute() and Path(target).parts[0] != "results"
