@@ -57,7 +57,9 @@ __all__ = ["AnsibleExecutor", "default_strategy", "resolve_playbook", "start_ear
 logger = logging.getLogger(__name__)
 
 _READY_TIMEOUT_S = 60.0
-_LINGER_S = 0.05
+_LINGER_S = 0.25
+_SPAWN_AFTER_S = 1.0
+_SPLIT_MIN = 16
 # Ansible enforces the task timeout itself; the worker is killed only if it overruns this.
 _KILL_GRACE_S = 5.0
 
@@ -250,7 +252,8 @@ class _Pool:
             if not self.idle and not self.busy:
                 self.idle.append(self._new())
 
-    def try_acquire(self) -> _WorkerProcess | None:
+    def try_acquire(self, allow_new: bool = True) -> _WorkerProcess | None:
+        """An idle worker, else a new one if ``allow_new`` and the pool is not full."""
         with self.cond:
             self.idle = [w for w in self.idle if not w.dead.is_set()]
             if not self.idle and not self.busy:
@@ -259,7 +262,7 @@ class _Pool:
                     self.idle.append(adopted)
             if self.idle:
                 worker = self.idle.pop(0)
-            elif len(self.busy) < self.size:
+            elif allow_new and len(self.busy) < self.size:
                 worker = self._new()
             else:
                 return None
@@ -299,6 +302,7 @@ class _Op:
     result: OperationResult | None = None
     job: _Job | None = None
     stop_status: str | None = None  # set when its run is killed on purpose
+    queued_at: float = 0.0
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -372,6 +376,9 @@ class _Dispatcher:
         self.timer_set = False
 
     def submit(self, ops: list[_Op]) -> None:
+        now = time.monotonic()
+        for op in ops:
+            op.queued_at = now
         with self.lock:
             self.pending.extend(ops)
         self.dispatch()
@@ -383,26 +390,45 @@ class _Dispatcher:
             self.pending = [op for op in self.pending if op not in gone]
         return gone
 
+    def _later(self, wait: float) -> None:
+        if not self.timer_set:
+            self.timer_set = True
+            threading.Timer(wait, self._after_linger).start()
+
     def dispatch(self) -> None:
         with self.lock:
-            wait = self.linger_until - time.monotonic()
-            if wait > 0 and self.pending:
-                if not self.timer_set:
-                    self.timer_set = True
-                    threading.Timer(wait, self._after_linger).start()
-                return
+            now = time.monotonic()
+            if self.linger_until > now and self.pending:
+                return self._later(self.linger_until - now)
             while self.pending:
-                worker = self.pool.try_acquire()
+                # A cold worker costs seconds of CPU: start one only when nothing is running
+                # or operations have waited a while for a busy worker to come back.
+                waited = now - self.pending[0].queued_at
+                allow_new = not self.pool.busy or waited >= _SPAWN_AFTER_S
+                worker = self.pool.try_acquire(allow_new)
                 if worker is None:
+                    if not allow_new:
+                        self._later(_SPAWN_AFTER_S - waited)
                     return
                 key = self.pending[0].key
                 group = [op for op in self.pending if op.key == key]
                 self.pending = [op for op in self.pending if op.key != key]
-                self.jobs += 1
-                job = _Job(self.jobs, group, worker)
-                for op in group:
-                    op.job = job
-                threading.Thread(target=self._start, args=(job,), daemon=True).start()
+                workers = [worker]
+                if len(group) >= _SPLIT_MIN:
+                    # One Ansible controller process queues every host's task itself (a
+                    # fork each): a big play is split over two processes to use two cores.
+                    second = self.pool.try_acquire(True)
+                    if second is not None:
+                        workers.append(second)
+                for i, chosen in enumerate(workers):
+                    self._launch(group[i :: len(workers)], chosen)
+
+    def _launch(self, group: list[_Op], worker: _WorkerProcess) -> None:
+        self.jobs += 1
+        job = _Job(self.jobs, group, worker)
+        for op in group:
+            op.job = job
+        threading.Thread(target=self._start, args=(job,), daemon=True).start()
 
     def _after_linger(self) -> None:
         with self.lock:

@@ -253,3 +253,25 @@ def test_early_worker_is_adopted(project: Path, tmp_path: Path):
         )[0]
         assert result.status == SUCCEEDED
         assert module._early is None and early in ex._pool.idle  # the same warm process
+
+
+def test_concurrent_batches_share_plays(executor: AnsibleExecutor, tmp_path: Path):
+    """Ops handed over in several small batches at once run as few plays, not one each."""
+    before = executor._dispatcher.jobs
+    results: list[OperationResult] = []
+
+    def batch(k: int) -> None:
+        reqs = [
+            op(f"c{k}_{i}.Standard.start", "playbooks/write.yaml", node=f"c{k}_{i}", inp="x",
+               out_dir=str(tmp_path))
+            for i in range(3)
+        ]  # fmt: skip
+        results.extend(executor.run_batch(reqs))
+
+    threads = [threading.Thread(target=batch, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 18 and all(r.status == SUCCEEDED for r in results)
+    assert executor._dispatcher.jobs - before <= 4  # 6 batches, at most 2 workers x 2 waves
