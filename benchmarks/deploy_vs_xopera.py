@@ -247,7 +247,8 @@ def main() -> None:
 
     opera = ROOT / ".venv-xopera" / "bin" / "opera"
     if not opera.exists():
-        raise SystemExit("xOpera missing: run scripts/xopera-venv.sh first")
+        print("installing xOpera 0.7.0 into .venv-xopera (scripts/xopera-venv.sh)", flush=True)
+        subprocess.run(["bash", str(ROOT / "scripts" / "xopera-venv.sh")], check=True, timeout=1800)
     mode = "executor-driver" if args.driver or not cli_can_deploy() else "tosca-deploy-cli"
     forks = "default 20" if mode == "tosca-deploy-cli" else args.workers
     print(
