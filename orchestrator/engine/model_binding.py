@@ -94,7 +94,20 @@ class ModelBinding:
 
     def evaluate_inputs(self, step: Step, state: RunState) -> dict[str, Any]:
         value = fn.evaluate(step.inputs, self._ctx(step.node, state, step))
+        self._register_secrets(value)
         return dict(value)
+
+    def _register_secrets(self, value: Any) -> None:
+        """Values derived from a secret (concat / join / token of a get_secret) are secrets
+        too: register them so a piece shown on its own is masked as well."""
+        if fn.is_secret(value):
+            self.redactor.add(str(value))
+        elif isinstance(value, dict):
+            for v in value.values():
+                self._register_secrets(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                self._register_secrets(v)
 
     def request_context(self, step: Step, state: RunState) -> dict[str, Any]:
         """Node properties and requirement targets, evaluated best effort (a property that
@@ -123,14 +136,14 @@ class ModelBinding:
             "urgency": self._urgency or self.urgency(node_name),
         }
 
-    @staticmethod
-    def _values(values: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def _values(self, values: dict[str, Any], ctx: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in values.items():
             try:
                 out[key] = fn.evaluate(value, ctx)
             except ToscaError as exc:
                 log.debug("property %s not evaluable yet: %s", key, exc)
+        self._register_secrets(out)
         return out
 
     # -- artifacts, hosts, jobs -----------------------------------------------------------
@@ -159,7 +172,12 @@ class ModelBinding:
         if login in _LOCAL_HOSTS:
             return HostSpec()
         key = props.get("ssh_key")
-        known_hosts = str(Path(self.workspace) / "ssh" / "known_hosts") if self.workspace else None
+        known = props.get("known_hosts")
+        if known:
+            known_hosts: str | None = str(Path(str(known)).expanduser())
+        else:
+            default = Path(self.workspace) / "ssh" / "known_hosts" if self.workspace else None
+            known_hosts = str(default) if default else None
         return HostSpec(
             name=f"{env}-login",
             connection="ssh",
@@ -243,6 +261,7 @@ class ModelBinding:
                 values[name] = fn.evaluate(out.value, ctx)
             except ToscaError as exc:
                 log.debug("output %s not available yet: %s", name, exc)
+        self._register_secrets(values)
         return values
 
 

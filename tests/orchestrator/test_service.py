@@ -20,12 +20,12 @@ node_types:
       Standard:
         type: tosca.interfaces.node.lifecycle.Standard
         create:
-          implementation: native://fake:create
+          implementation: native://orchestrator.executors.fake:create
           inputs:
             token: {get_secret: "env:SERVICE_TEST_TOKEN"}
             password: {get_input: api_password}
         configure:
-          implementation: native://fake:configure
+          implementation: native://orchestrator.executors.fake:configure
           inputs:
             made: {get_attribute: [SELF, made]}
 topology_template:
@@ -65,7 +65,12 @@ def template(tmp_path) -> Path:
 @pytest.fixture
 def service(tmp_path, monkeypatch):
     monkeypatch.setenv("SERVICE_TEST_TOKEN", SECRET)
-    fake = FakeExecutor({"native://fake:create": create, "native://fake:configure": configure})
+    fake = FakeExecutor(
+        {
+            "native://orchestrator.executors.fake:create": create,
+            "native://orchestrator.executors.fake:configure": configure,
+        }
+    )
     svc = Service(tmp_path / "ws", executors=lambda model: {"native": fake, "ansible": fake})
     svc.fake = fake  # type: ignore[attr-defined]
     yield svc
@@ -87,7 +92,7 @@ def test_deploy_evaluates_inputs_late_and_never_stores_secrets(service, template
 
 
 def test_failure_message_is_redacted(service, template, tmp_path):
-    service.fake.handlers["native://fake:create"] = lambda r: {"made": "no"}
+    service.fake.handlers["native://orchestrator.executors.fake:create"] = lambda r: {"made": "no"}
     outcome = service.deploy(template, {"api_password": PASSWORD})
     assert outcome.status == "failed"
     [failed] = outcome.result.failed
@@ -99,11 +104,11 @@ def test_resume_needs_secret_inputs_again(service, template):
     def broken(request):
         raise RuntimeError("site down")
 
-    service.fake.handlers["native://fake:configure"] = broken
+    service.fake.handlers["native://orchestrator.executors.fake:configure"] = broken
     assert service.deploy(template, {"api_password": PASSWORD}).status == "failed"
     with pytest.raises(UsageError, match="api_password"):
         service.deploy(template, resume=True)
-    service.fake.handlers["native://fake:configure"] = configure
+    service.fake.handlers["native://orchestrator.executors.fake:configure"] = configure
     outcome = service.deploy(template, {"api_password": PASSWORD}, resume=True)
     assert outcome.ok
     # create succeeded the first time (with the wrong output) and is not re-run.

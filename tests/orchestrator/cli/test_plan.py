@@ -46,6 +46,7 @@ def test_json_plan_of_a_custom_workflow() -> None:
 
 def test_secrets_stay_references_in_plans(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
+    (tmp_path / "c.yaml").write_text("- hosts: all\n  tasks: []\n")
     path.write_text(
         "tosca_definitions_version: tosca_simple_yaml_1_3\n"
         "topology_template:\n  node_templates:\n    n:\n      type: tosca.nodes.Root\n"
