@@ -34,6 +34,11 @@ class Scheduler(Protocol):
       can; an id no source knows is ``LOST``; an unmapped state is ``UNKNOWN``.
     - ``cancel`` is idempotent: cancelling a finished or unknown job is not an error.
     - ``cluster_info`` describes partitions and capacity (for ``tosca sites`` and checks).
+
+    Optional (the CLI, local and slurmrestd backends have it; callers use ``getattr``):
+    ``find_job(name, comment=None) -> job id | None``, the newest job submitted with that
+    ``JobSpec.name`` (and ``comment``), so a submit interrupted before its job id was
+    recorded can find its job instead of submitting a second one.
     """
 
     name: str

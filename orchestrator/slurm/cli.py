@@ -44,6 +44,7 @@ def sbatch_args(spec: JobSpec) -> list[str]:
         ("--gres", spec.gres),
         ("--output", spec.output),
         ("--error", spec.error),
+        ("--comment", spec.comment),
     ]
     args += [f"{flag}={value}" for flag, value in options if value not in (None, "")]
     if spec.nice is not None:
@@ -112,6 +113,55 @@ class SlurmCLI:
             if info.job_id in wanted_set:
                 out[info.job_id] = info
         return out
+
+    def find_job(self, name: str, comment: str | None = None) -> str | None:
+        """The newest job called ``name`` (and carrying ``comment``, when the controller still
+        knows it): one ``squeue``, then the accounting / job-completion records. None if no
+        source knows such a job. What a resumed submit uses to never submit twice."""
+        result = self._run(["squeue", "--json"])
+        if result.returncode != 0:
+            raise SchedulerError(f"squeue failed: {_tail(result)}")
+        try:
+            jobs = json.loads(result.stdout).get("jobs", [])
+        except json.JSONDecodeError as exc:
+            raise SchedulerError(f"squeue --json answered non-JSON: {exc}") from exc
+        named = {str(j.get("job_id")): j for j in jobs if j.get("name") == name}
+        live = [
+            jid
+            for jid, j in named.items()
+            if comment is None or (j.get("comment") or "") == comment
+        ]
+        if live:
+            return max(live, key=_id_order)
+        other = set(named)  # same name, another marker: not ours, even in the records below
+        # Gone from the controller (MinJobAge): the job-completion log / accounting keep the
+        # name (not the comment), which is why the name carries the tag too.
+        base = [
+            "sacct",
+            "--noheader",
+            "--parsable2",
+            "--format=JobID,JobName",
+            "--starttime=now-7days",
+        ]
+        modes = [self._sacct_mode] if self._sacct_mode else ["db", "completion"]
+        for mode in modes:
+            if mode == "none":
+                return None
+            extra = ["--allocations", "--allusers"] if mode == "db" else ["--completion"]
+            found = self._run([*base, *extra])
+            if found.returncode == 0:
+                self._sacct_mode = mode
+                ids = [
+                    parts[0]
+                    for parts in (ln.split("|") for ln in found.stdout.splitlines())
+                    if len(parts) >= 2
+                    and parts[1] == name
+                    and "." not in parts[0]
+                    and parts[0] not in other
+                ]
+                return max(ids, key=_id_order) if ids else None
+        self._sacct_mode = "none"
+        return None
 
     def running_jobs(self) -> dict[str, int]:
         """Every RUNNING job the controller holds -> its restart count (one ``squeue``).

@@ -57,6 +57,11 @@ class LocalScheduler:
         jdir.mkdir(parents=True, exist_ok=False)
         script = jdir / "job.sh"
         script.write_text(render_script(spec))
+        # Name and marker first: a crash right after the process starts still leaves a job
+        # that find_job can see.
+        (jdir / "name").write_text(spec.name)
+        if spec.comment:
+            (jdir / "comment").write_text(spec.comment)
         workdir = Path(spec.workdir) if spec.workdir else jdir
         argv = ["/bin/bash", str(script)]
         if spec.time_limit:
@@ -75,11 +80,26 @@ class LocalScheduler:
         except OSError as exc:
             raise SchedulerError(f"cannot start local job {spec.name!r}: {exc}") from exc
         (jdir / "pid").write_text(str(proc.pid))
-        (jdir / "name").write_text(spec.name)
         with self._lock:
             self._procs[job_id] = proc
         self._link_outputs(spec, jdir)
         return job_id
+
+    def find_job(self, name: str, comment: str | None = None) -> str | None:
+        """The newest job of this site called ``name`` (with marker ``comment``), or None."""
+        if not self.root.is_dir():
+            return None
+        found = []
+        for jdir in self.root.glob("local-*"):
+            try:
+                if (jdir / "name").read_text() != name:
+                    continue
+                if comment is not None and (jdir / "comment").read_text() != comment:
+                    continue
+            except OSError:
+                continue
+            found.append(jdir.name)
+        return max(found) if found else None  # ids start with a timestamp
 
     def _link_outputs(self, spec: JobSpec, jdir: Path) -> None:
         # Callers that asked for output/error paths find the files there as well.

@@ -48,6 +48,7 @@ def rest_job_body(spec: JobSpec) -> dict[str, Any]:
         "standard_output": spec.output,
         "standard_error": spec.error,
         "requeue": spec.requeue,
+        "comment": spec.comment,
     }
     job.update({k: v for k, v in optional.items() if v is not None})
     if spec.dependencies:
@@ -139,6 +140,18 @@ class SlurmRest:
                 logger.warning("job %s: unknown to slurmrestd: LOST", jid)
                 found[jid] = JobInfo(jid, JobStatus.LOST, source="none")
         return {j: found[j] for j in wanted}
+
+    def find_job(self, name: str, comment: str | None = None) -> str | None:
+        """The newest job the controller holds called ``name`` (with ``comment``), or None.
+        slurmrestd only sees jobs the controller still holds (MinJobAge)."""
+        body = self._call("GET", "/jobs")
+        ids = [
+            str(job.get("job_id"))
+            for job in body.get("jobs") or []
+            if job.get("name") == name
+            and (comment is None or (job.get("comment") or "") == comment)
+        ]
+        return max(ids, key=lambda j: int(j) if j.isdigit() else 0) if ids else None
 
     def cancel(self, job_id: str) -> None:
         body = self._call("DELETE", f"/job/{job_id}")

@@ -20,7 +20,8 @@ class JobSpec:
     """One batch job. Give either ``script`` (a shell script, ``#!`` line optional) or
     ``argv`` (run as is, no shell). Times: ``time_limit`` in minutes; ``deadline`` in seconds
     from submission (Slurm ``--deadline=now+N``). ``env`` is exported inside the job script,
-    so values may hold any character. ``extra_args`` are site-specific ``sbatch`` flags."""
+    so values may hold any character. ``extra_args`` are site-specific ``sbatch`` flags.
+    ``comment`` is a marker the job carries (see ``Scheduler.find_job``)."""
 
     name: str = "tosca-job"
     script: str | None = None
@@ -42,6 +43,9 @@ class JobSpec:
     dependencies: Sequence[str] = ()
     requeue: bool | None = None
     extra_args: Sequence[str] = ()
+    # A marker the job carries (Slurm --comment; a file in a local job's dir): the
+    # orchestrator puts its idempotency tag there to find the job again after a crash.
+    comment: str | None = None
 
     def __post_init__(self) -> None:
         if (self.script is None) == (self.argv is None):

@@ -20,6 +20,7 @@ value of ``<Node>_PyCOMPSs_x`` beats ``PyCOMPSs_x``, which beats ``x``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -41,7 +42,7 @@ from orchestrator.slurm import (
 )
 from orchestrator.slurm.cli import _tail
 
-__all__ = ["build_job", "cancel", "export_env", "run", "submit"]
+__all__ = ["build_job", "cancel", "export_env", "job_name", "run", "submit"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,16 @@ def job_dir(ctx: Any) -> Path:
     return Path(ctx.workdir).resolve() / "jobs" / ctx.node
 
 
+def job_name(node: str, execution_id: Any, token: Any) -> str:
+    """``<node>-<execution id[:8]>[-<token hash>]``: the hash of the submit's idempotency
+    token makes the name unique per attempt, so a resumed submit finds its job by name even
+    where only the job-completion log remembers it (which keeps names, not comments)."""
+    name = f"{node}-{str(execution_id or 'x')[:8]}"
+    if token:
+        name += "-" + hashlib.sha256(str(token).encode()).hexdigest()[:10]
+    return name
+
+
 def build_job(ctx: Any, inputs: dict[str, Any], compss: bool) -> tuple[JobSpec, list[str] | None]:
     """The JobSpec for the runtime path, and the ``enqueue_compss`` argv when ``compss``."""
     props = dict(ctx.context.get("node_properties") or {})
@@ -116,8 +127,10 @@ def build_job(ctx: Any, inputs: dict[str, Any], compss: bool) -> tuple[JobSpec, 
     urgency = resolve_urgency(_urgency_level(ctx, inputs), env_props.get("urgency_levels"))
     jdir = job_dir(ctx)
     nodes = int(params.get("num_nodes") or 1)
+    token = ctx.context.get("idempotency_token")
     base = JobSpec(
-        name=f"{ctx.node}-{str(ctx.context.get('execution_id') or 'x')[:8]}",
+        name=job_name(ctx.node, ctx.context.get("execution_id"), token),
+        comment=f"tosca:{token}" if token else None,
         argv=[
             str(params.get("python_interpreter") or _default_python(env_props)),
             "-m",
@@ -213,6 +226,15 @@ def submit(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
         sched.runner.run(["mkdir", "-p", str(jdir)], timeout=30)  # on the login node
     else:
         jdir.mkdir(parents=True, exist_ok=True)
+    if ctx.context.get("resumed"):
+        found = _find_submitted(ctx, sched, spec, name_only=enqueue is not None)
+        if found is not None:
+            ctx.log(
+                logging.WARNING,
+                f"job {found} was already submitted by the interrupted attempt "
+                f"(idempotency token {ctx.context.get('idempotency_token')}): not submitting again",
+            )
+            return {"TOSCA_JOB_ID": found}
     snapshot = _preemption_snapshot(sched, spec)
     try:
         job_id = sched.submit(spec) if enqueue is None else _enqueue(sched, ctx, spec, enqueue)
@@ -225,6 +247,29 @@ def submit(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     where = f"partition {spec.partition}" if spec.partition else "default partition"
     ctx.log(logging.INFO, f"submitted job {job_id} to {sched.name} ({where})")
     return {"TOSCA_JOB_ID": job_id}
+
+
+def _find_submitted(ctx: Any, sched: Scheduler, spec: JobSpec, name_only: bool) -> str | None:
+    """The job an interrupted attempt with the same token submitted, if any scheduler record
+    knows it (one ``squeue``, then accounting / job completion). None: submit afresh."""
+    find = getattr(sched, "find_job", None)
+    if find is None or not ctx.context.get("idempotency_token"):
+        ctx.log(
+            logging.WARNING,
+            f"the {sched.name} backend cannot look jobs up by name: a job the interrupted "
+            "attempt may have submitted is not detected",
+        )
+        return None
+    # enqueue_compss sets the name, not the comment: match on the name alone there.
+    comment = None if name_only else spec.comment
+    try:
+        found = find(spec.name, comment)
+    except SchedulerError as exc:
+        raise JobError(
+            f"PyCOMPSsJob '{ctx.node}': cannot check whether the interrupted submit created a "
+            f"job ({exc.message}); refusing to risk a duplicate, retry later"
+        ) from exc
+    return str(found) if found is not None else None
 
 
 def _is_local(sched: SlurmCLI) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,48 @@ def test_site_with_compss_submits_through_enqueue_compss(
     assert flags[-3:] == [str(tmp_path / "app.py"), "--event", "ev 1.json"]
     out = poll(ctx, job_id, {"COMPLETED", "FAILED"})
     assert out["TOSCA_JOB_STATUS"] == "COMPLETED"
+
+
+# -- idempotent submit: a resumed submit finds the job of the interrupted attempt ----------------
+TOKEN = "exec-1234567890:job.Runnable.submit:1"
+
+
+def _with_token(ctx: NativeContext, token: str, resumed: bool) -> NativeContext:
+    ctx.context.update(idempotency_token=token, resumed=resumed)
+    return ctx
+
+
+def test_resumed_submit_on_a_local_site_returns_the_job_already_submitted(tmp_path: Path) -> None:
+    site = {"scheduler": "local", "work_dir": str(tmp_path / "site")}
+    # The interrupted attempt: its job was submitted, but its id never reached the state.
+    first = pycompss.submit(_with_token(make_ctx(tmp_path, site), TOKEN, False), {})
+    again = _with_token(make_ctx(tmp_path, site), TOKEN, True)
+    assert pycompss.submit(again, {}) == first
+    assert "not submitting again" in again.log_text
+    jobs = list((tmp_path / "site" / "jobs").glob("local-*"))
+    assert len(jobs) == 1 and (jobs[0] / "comment").read_text() == f"tosca:{TOKEN}"
+    # A resumed attempt whose predecessor died before submitting does submit (once).
+    other = _with_token(make_ctx(tmp_path, site), TOKEN.replace(":1", ":2"), True)
+    new_id = pycompss.submit(other, {})["TOSCA_JOB_ID"]
+    assert new_id != first["TOSCA_JOB_ID"]
+    assert len(list((tmp_path / "site" / "jobs").glob("local-*"))) == 2
+    poll(other, new_id, {"COMPLETED", "FAILED"})
+
+
+@pytest.mark.integration
+@pytest.mark.slurm
+def test_resumed_submit_on_slurm_never_submits_twice(slurm_jobs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+
+    token = f"exec-{uuid.uuid4().hex}:job.Runnable.submit:1"
+    ctx = _with_token(make_ctx(tmp_path, {"scheduler": "slurm"}), token, False)
+    spec, _ = pycompss.build_job(ctx, {}, False)
+    first = slurm_jobs.add(pycompss.submit(ctx, {})["TOSCA_JOB_ID"])
+    again = _with_token(make_ctx(tmp_path, {"scheduler": "slurm"}), token, True)
+    assert slurm_jobs.add(pycompss.submit(again, {})["TOSCA_JOB_ID"]) == first
+    listed = json.loads(subprocess.run(["squeue", "--json"], capture_output=True, text=True,
+                                       timeout=30, check=True).stdout)["jobs"]  # fmt: skip
+    mine = [j for j in listed if j["name"] == spec.name]
+    assert [str(j["job_id"]) for j in mine] == [first]
+    assert mine[0]["comment"] == f"tosca:{token}"
