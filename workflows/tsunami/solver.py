@@ -47,11 +47,16 @@ FILL_VALUE = -9999.0
 
 _CPU_KERNELS = (
     "velocity",
+    "pow43",
     "face_flux",
     "finish_cell",
-    "velocities_rows",
-    "faces_rows",
-    "update_rows",
+    "velocity_row",
+    "yfaces_row",
+    "xfaces_row",
+    "update_row",
+    "row_max",
+    "step_rows",
+    "advance",
     "max_rate_rows",
 )
 
@@ -220,7 +225,21 @@ def cpu_kernels(parallel: bool = True) -> dict:
 
         def jit_for(name: str):
             par = parallel and name.endswith("_rows")
-            return numba.njit(cache=True, parallel=par, error_model="numpy")
+            # No fastmath: reassociation would break the exact cancellations that keep the
+            # lake at rest (well-balancing). Selects instead of branches in the scheme let
+            # LLVM vectorise the row loops without it.
+            # Scalar functions are inlined in numba's IR: as separate LLVM functions they
+            # stay opaque calls (returning tuples through memory) that block vectorisation.
+            inline = "never" if name.endswith(("_row", "_rows")) or name == "advance" else "always"
+            flags = {"nnan"} if name == "row_max" else False
+            return numba.njit(
+                cache=True,
+                parallel=par,
+                error_model="numpy",
+                boundscheck=False,
+                inline=inline,
+                fastmath=flags,
+            )
 
         extra = {"prange": numba.prange if parallel else range}
         extra["_suffix"] = "" if parallel else "_serial"
@@ -278,21 +297,24 @@ class _CpuBackend:
     def __init__(self, arrays: dict[str, np.ndarray], threads: int | None = None):
         cells = arrays["h"].size
         parallel = threads != 1 and (threads is not None or cells >= PARALLEL_MIN_CELLS)
-        if parallel and threads:
+        nbands = 1
+        if parallel:
             import numba
 
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            if threads:
+                numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            nbands = numba.get_num_threads()
         self.k = cpu_kernels(parallel)
         self.a = arrays
-        self.a["h2"] = np.empty_like(arrays["h"])
-        self.a["hu2"] = np.empty_like(arrays["h"])
-        self.a["hv2"] = np.empty_like(arrays["h"])
+        for x in ("h", "hu", "hv"):
+            self.a[x + "2"] = np.empty_like(arrays["h"])
         ny, nx = arrays["h"].shape
+        # One band of rows per thread, each with its own row buffers (velocities of two
+        # rows, x faces, south and north faces, cell rates: 17 rows of nx + 1), allocated once.
+        nbands = max(1, min(nbands, ny))
+        self.work = np.zeros((nbands, 17, nx + 1))
+        self.chunkrate = np.zeros(nbands)
         self.rowrate = np.zeros(ny)
-        self.fx = np.zeros((4, ny, nx + 1))
-        self.fy = np.zeros((4, ny + 1, nx))
-        self.u = np.zeros((ny, nx))
-        self.v = np.zeros((ny, nx))
 
     def initial_rate(self, eps: float, g: float) -> float:
         a = self.a
@@ -301,25 +323,46 @@ class _CpuBackend:
         )
         return float(self.rowrate.max())
 
-    def step(self, params: np.ndarray, t: float) -> float:
+    def advance(
+        self, params: np.ndarray, t: float, rate: float, cfl: float, t_end: float,
+        t_poi: float, nmax: int,
+    ) -> tuple[float, int, float]:  # fmt: skip
+        """Steps in one compiled call; see ``_scheme.advance``."""
         a = self.a
-        self.k["velocities_rows"](a["h"], a["hu"], a["hv"], params[1], self.u, self.v)
-        self.k["faces_rows"](a["h"], self.u, self.v, a["b"], params, self.fx, self.fy)
-        self.k["update_rows"](
-            a["h"], a["hu"], a["hv"], self.u, self.v, a["b"], a["h2"], a["hu2"], a["hv2"],
-            self.fx, self.fy,
+        t, n, rate = self.k["advance"](
+            a["h"], a["hu"], a["hv"], a["b"], a["h2"], a["hu2"], a["hv2"],
             a["inv_dx"], a["cn"], a["cs"], a["inv_dy"], a["tanr"], a["sigma"], params,
-            a["maxh"], a["arrival"], a["eta0"], t, self.rowrate,
+            a["maxh"], a["arrival"], a["eta0"], self.work, self.chunkrate,
+            t, rate, cfl, t_end, t_poi, nmax,
         )  # fmt: skip
-        for x in ("h", "hu", "hv"):
-            a[x], a[x + "2"] = a[x + "2"], a[x]
-        return float(self.rowrate.max())
+        if n % 2:  # the state ended in the second buffers
+            for x in ("h", "hu", "hv"):
+                a[x], a[x + "2"] = a[x + "2"], a[x]
+        return t, n, rate
 
     def get(self, name: str) -> np.ndarray:
         return self.a[name]
 
     def set(self, name: str, value: np.ndarray) -> None:
         self.a[name] = np.ascontiguousarray(value, dtype=float)
+
+
+def _advance_stepwise(
+    engine: Any, params: np.ndarray, t: float, rate: float, cfl: float, t_end: float,
+    t_poi: float, nmax: int,
+) -> tuple[float, int, float]:  # fmt: skip
+    """``advance`` for backends that only offer ``step`` (NumPy, GPU): the same stopping rules
+    as ``_scheme.advance``, one Python-level call per step."""
+    n = 0
+    while True:
+        params[2] = min(cfl / rate, t_end - t)
+        new_rate = engine.step(params, t)
+        t += params[2]
+        n += 1
+        if new_rate > 0.0:
+            rate = new_rate
+        if t >= t_end - 1e-9 or t >= t_poi - 1e-9 or n >= nmax:
+            return t, n, rate
 
 
 def _make_backend(name: str, arrays: dict[str, np.ndarray], threads: int | None = None):
@@ -447,18 +490,16 @@ def simulate(
         snapshot(h, hu, hv)
     started = time.perf_counter()
     limit = max_steps if max_steps is not None else math.inf
+    advance = getattr(engine, "advance", None) or (lambda *args: _advance_stepwise(engine, *args))
     while t < duration - 1e-9 and steps < limit:
         if t >= next_poi - 1e-9:
             sample_pois()
             next_poi += poi_dt
-        dt = config.cfl / rate
-        dt = min(dt, duration - t, next_save - t)
-        params[2] = dt
-        new_rate = engine.step(params, t)
-        t += dt
-        steps += 1
-        if new_rate > 0.0:
-            rate = new_rate
+        nmax = limit - steps if limit != math.inf else 2**62
+        t, n, rate = advance(params, t, rate, config.cfl, min(duration, next_save),
+                             next_poi if result.poi_index is not None else math.inf,
+                             int(nmax))  # fmt: skip
+        steps += n
         if t >= next_save - 1e-9:
             snapshot(engine.get("h"), engine.get("hu"), engine.get("hv"))
             next_save += save_interval  # type: ignore[operator]
