@@ -255,8 +255,9 @@ def finish_cell(  # noqa: PLR0913
     vn2 = hvnew * inv_h
     if manning > 0.0:  # the same for every cell: hoisted out of loops by the compiler
         speed = math.sqrt(un2 * un2 + vn2 * vn2)
-        fric = 1.0 + dt * g * manning * manning * speed / pow43(hs)
-        inv_f = 1.0 / fric
+        # 1 / (1 + dt g n^2 |u| / h^(4/3)), with one division instead of two.
+        p43 = pow43(hs)
+        inv_f = p43 / (p43 + dt * g * manning * manning * speed)
         hunew *= inv_f
         hvnew *= inv_f
         un2 *= inv_f
@@ -409,10 +410,11 @@ def step_rows(  # noqa: PLR0913
                 inv_dx[j], cn[j], cs[j], inv_dy[j], tanr[j], g, eps, dt, manning, thr, t, w[16],
             )  # fmt: skip
             best = max(best, row_max(w[16], nx))
-            # This row's north faces and the next row's velocities move down one row.
-            fs[:, :] = fn
-            uc[:] = un
-            vc[:] = vn
+            # This row's north faces and the next row's velocities become the next row's
+            # south faces and own velocities: swap the buffers, no copy.
+            fs, fn = fn, fs
+            uc, un = un, uc
+            vc, vn = vn, vc
         chunkrate[c] = best
 
 
