@@ -6,6 +6,8 @@
     undeploy(deployment_id, *, on_event, cancel, forget) -> Outcome
     run_workflow(workflow, inputs, *, deployment_id, on_event, cancel, urgency) -> Outcome
     trigger(workflow, inputs, *, deployment_id, urgency) -> ExecutionRecord  (runs detached)
+    start_workflow(workflow, inputs, *, deployment_id, urgency, on_event) -> WorkflowRun
+                                              (runs in a thread of this process)
     resume_execution(execution_id, *, on_event, cancel) -> Outcome
     cancel_execution(execution_id) -> ExecutionRecord
     status(deployment_id) -> dict         outputs(deployment_id) -> dict
@@ -26,6 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
     from orchestrator.plan.model import Plan
     from orchestrator.tosca import ToscaModel
 
-__all__ = ["ExecutorFactory", "Outcome", "Service", "deployment_name"]
+__all__ = ["ExecutorFactory", "Outcome", "Service", "WorkflowRun", "deployment_name"]
 
 # Builds the executors for one model: {"native": ..., "ansible": ...}. Tests inject fakes.
 ExecutorFactory = Callable[["ToscaModel"], Mapping[str, Executor]]
@@ -84,6 +87,59 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status in (ExecutionStatus.SUCCEEDED, "planned", "nothing to do")
+
+
+class WorkflowRun:
+    """A workflow started by ``Service.start_workflow``, running in a thread of this process.
+
+    ``execution_id`` is known at once (the execution is recorded before the call returns).
+    ``wait_job`` returns as soon as a submit step has RECORDED its job id (from then on a
+    resume never submits it again): what an urgent trigger's caller waits for. ``wait``
+    returns the ``Outcome``; an error raised by the run is raised again there.
+    """
+
+    def __init__(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        self.jobs: dict[str, str] = {}  # submit step id -> job id, in submission order
+        self.cancel_event = threading.Event()
+        self._job = threading.Event()
+        self._done = threading.Event()
+        self._outcome: Outcome | None = None
+        self._error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    def _on_event(self, event: EngineEvent) -> None:
+        if event.job_id is not None and event.step_id is not None:
+            self.jobs.setdefault(event.step_id, event.job_id)
+            self._job.set()
+
+    def wait_job(self, timeout: float | None = None) -> str | None:
+        """The first job id recorded, waiting up to ``timeout`` s; None if the run ended (or
+        the time ran out) without one."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self._job.is_set() and not self._done.is_set():
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            self._job.wait(0.05 if left is None else min(left, 0.05))
+        return next(iter(self.jobs.values()), None)
+
+    def wait(self, timeout: float | None = None) -> Outcome:
+        """The run's outcome; raises TimeoutError if it is still running after ``timeout``."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"execution {self.execution_id} still runs")
+        if self._error is not None:
+            raise self._error
+        assert self._outcome is not None
+        return self._outcome
+
+    def cancel(self) -> None:
+        """Cancel the run (its jobs are cancelled, its steps marked)."""
+        self.cancel_event.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
 
 
 class Service:
@@ -320,6 +376,49 @@ class Service:
                 close_fds=True,
             )
         return execution
+
+    def start_workflow(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        deployment_id: str | None = None,
+        urgency: str | None = None,
+        on_event: EventCallback | None = None,
+    ) -> WorkflowRun:
+        """Start a custom workflow in a thread of this process and return at once.
+
+        The in-process trigger of a running orchestrator (the REST API and the event hooks
+        use it): no process is spawned, the deployment's model is reused from the loader's
+        cache, so ``WorkflowRun.wait_job`` returns the job id within a few tens of ms of the
+        scheduler's answer. Bad input raises here, before anything runs.
+        """
+        dep = self._deployable(deployment_id)
+        model = self._model_of(dep, None)
+        plan = self.plan(model, workflow, inputs)
+        execution = self._record_execution(model, plan, dep.id, dict(plan.inputs), urgency)
+        handle = WorkflowRun(execution.id)
+
+        def events(event: EngineEvent) -> None:
+            handle._on_event(event)
+            if on_event is not None:
+                on_event(event)
+
+        def main() -> None:
+            try:
+                handle._outcome = self._run(
+                    model, plan, dep.id, execution.id, events, handle.cancel_event
+                )
+            except BaseException as exc:  # handed to wait(): a thread must not swallow it
+                handle._error = exc
+            finally:
+                handle._done.set()
+
+        handle.thread = threading.Thread(
+            target=main, name=f"workflow:{execution.id[:8]}", daemon=True
+        )
+        handle.thread.start()
+        return handle
 
     def resume_execution(
         self,

@@ -96,6 +96,7 @@ class EngineEvent:
     node: str | None = None
     operation: str | None = None
     ts: float = field(default_factory=time.time)
+    job_id: str | None = None  # set on the "job" event of a submit whose job id was recorded
 
 
 @dataclass
@@ -565,7 +566,10 @@ class Engine:
             node_state=node_state,
         )
         if ok and _is_op(step, "Runnable", "submit") and outputs.get(JOB_ID) is not None:
-            self.store.set_job_id(self.execution_id, step.id, work.number, str(outputs[JOB_ID]))
+            job_id = str(outputs[JOB_ID])
+            self.store.set_job_id(self.execution_id, step.id, work.number, job_id)
+            # Recorded: from now on a resume never submits it again. Tell waiters at once.
+            self._emit(step.id, "job_submitted", f"job {job_id} submitted", job_id=job_id)
         if log_text:
             self._log("DEBUG", log_text, step.id)
         if retry:
@@ -796,6 +800,9 @@ class Engine:
             log="job id recorded before the interruption; not submitted again",
             attributes=(step.node, outputs) if step.node else None,
         )
+        self._emit(
+            step.id, "job_submitted", f"job {resumed[1]} (recorded earlier)", job_id=resumed[1]
+        )
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -910,7 +917,9 @@ class Engine:
 
     # -- events and logs --------------------------------------------------------------------
 
-    def _emit(self, step_id: str | None, status: str, message: str) -> None:
+    def _emit(
+        self, step_id: str | None, status: str, message: str, job_id: str | None = None
+    ) -> None:
         if self.on_event is None:
             return
         step = self._steps.get(step_id) if step_id else None
@@ -921,6 +930,7 @@ class Engine:
             message,
             step.node if step else None,
             step.operation if step else None,
+            job_id=job_id,
         )
         with self._emit_lock:
             try:
