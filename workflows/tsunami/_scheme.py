@@ -225,11 +225,26 @@ def finish_cell(  # noqa: PLR0913
     fh_w, fn_w, ft_w, fh_e, fn_e, ft_e, fh_s, fn_s, ft_s, fh_n, fn_n, ft_n,
     idx, cnj, csj, inv_dyj, tanrj, sig, g, eps, dt, manning,
 ):  # fmt: skip
-    """Flux divergence, sources, sponge and friction for one cell (scalars only).
+    """Flux divergence, sources, sponge and friction for one cell (scalars only):
+    :func:`flux_divergence` then :func:`cell_sources`. Returns the new (h, hu, hv) and the
+    cell's inverse CFL time scale (0 when dry)."""
+    hnew, hunew, hvnew = flux_divergence(
+        hc, huc, hvc, uc, vc,
+        fh_w, fn_w, ft_w, fh_e, fn_e, ft_e, fh_s, fn_s, ft_s, fh_n, fn_n, ft_n,
+        idx, cnj, csj, tanrj, g, dt,
+    )  # fmt: skip
+    return cell_sources(hnew, hunew, hvnew, bc, sig, idx, inv_dyj, g, eps, dt, manning)
+
+
+def flux_divergence(  # noqa: PLR0913
+    hc, huc, hvc, uc, vc,
+    fh_w, fn_w, ft_w, fh_e, fn_e, ft_e, fh_s, fn_s, ft_s, fh_n, fn_n, ft_n,
+    idx, cnj, csj, tanrj, g, dt,
+):  # fmt: skip
+    """Explicit update of one cell by its face fluxes and the spherical source terms.
 
     ``fn_w`` / ``fn_s`` are the normal momentum fluxes as seen by this cell (the right side of
-    its west / south faces), ``fn_e`` / ``fn_n`` as seen from the left. Returns the new
-    (h, hu, hv) and the cell's inverse CFL time scale (0 when dry).
+    its west / south faces), ``fn_e`` / ``fn_n`` as seen from the left.
     """
     hnew = hc - dt * (idx * (fh_e - fh_w) + (cnj * fh_n - csj * fh_s))
     hunew = huc - dt * (idx * (fn_e - fn_w) + (cnj * ft_n - csj * ft_s))
@@ -237,7 +252,12 @@ def finish_cell(  # noqa: PLR0913
     # Sphere: pressure on the converging side walls, and curvature terms.
     hvnew += dt * (0.5 * g * hc * hc * (cnj - csj) - tanrj * hc * uc * uc)
     hunew += dt * tanrj * hc * uc * vc
+    return hnew, hunew, hvnew
 
+
+def cell_sources(hnew, hunew, hvnew, bc, sig, idx, inv_dyj, g, eps, dt, manning):
+    """Positivity clip, sponge, semi-implicit Manning friction and dry-cell cleanup of one
+    updated cell; returns (h, hu, hv, inverse CFL time scale, 0 when dry)."""
     if hnew < 0.0:  # round-off only: the reconstruction keeps h >= 0 under the CFL bound
         hnew = 0.0
     # From here on every quantity is computed for every cell and the dry / sponge cases are
@@ -322,14 +342,23 @@ def update_row(  # noqa: PLR0913 - a kernel: every array is an argument
     ``rate[i]``: each cell's inverse CFL time scale. ``maxh`` and ``arrival`` are written
     unconditionally (a select, not a branch) and the maximum of ``rate`` is left to
     :func:`row_max`, so this loop vectorises."""
+    # Two loops, not one: each keeps few enough values live to stay in registers once
+    # vectorised (the fused loop spilled heavily).
     for i in range(h.shape[0]):
-        bc = b[i]
-        hnew, hunew, hvnew, r = finish_cell(
-            h[i], hu[i], hv[i], bc, u[i], v[i],
+        hnew, hunew, hvnew = flux_divergence(
+            h[i], hu[i], hv[i], u[i], v[i],
             fx[0, i], fx[2, i], fx[3, i], fx[0, i + 1], fx[1, i + 1], fx[3, i + 1],
             fs[0, i], fs[2, i], fs[3, i], fn[0, i], fn[1, i], fn[3, i],
-            idx, cnj, csj, inv_dyj, tanrj, sigma[i], g, eps, dt, manning,
+            idx, cnj, csj, tanrj, g, dt,
         )  # fmt: skip
+        h2[i] = hnew
+        hu2[i] = hunew
+        hv2[i] = hvnew
+    for i in range(h.shape[0]):
+        bc = b[i]
+        hnew, hunew, hvnew, r = cell_sources(
+            h2[i], hu2[i], hv2[i], bc, sigma[i], idx, inv_dyj, g, eps, dt, manning
+        )
         eta = hnew + bc
         wet = r > 0.0
         m = maxh[i]

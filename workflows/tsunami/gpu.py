@@ -22,7 +22,15 @@ from numba import cuda  # this module is imported only when the GPU backend is c
 
 from .solver import build_kernels
 
-_DEVICE_FUNCS = ("velocity", "face_flux", "finish_cell", "update_cell")
+_DEVICE_FUNCS = (
+    "velocity",
+    "pow43",
+    "face_flux",
+    "flux_divergence",
+    "cell_sources",
+    "finish_cell",
+    "update_cell",
+)
 _BLOCK = (32, 8)
 _DEV = build_kernels(_DEVICE_FUNCS, lambda name: cuda.jit(device=True), {})
 _update_cell = _DEV["update_cell"]

@@ -49,6 +49,8 @@ _CPU_KERNELS = (
     "velocity",
     "pow43",
     "face_flux",
+    "flux_divergence",
+    "cell_sources",
     "finish_cell",
     "velocity_row",
     "yfaces_row",
