@@ -187,7 +187,7 @@ class Progress:
             if self.live_mode:
                 return None  # shown in the footer instead
             return f"{clock} {event.step_id} started {event.message}".rstrip()
-        if event.status == "job":
+        if event.status in ("job", "output"):  # job status changes; the job's own output
             return f"{clock} {event.step_id} {event.message}"
         mark = _MARK.get(event.status)
         if mark is None:

@@ -133,6 +133,24 @@ def _tail(text: str, lines: int = TAIL_LINES) -> str:
     return "\n".join((text or "").rstrip().splitlines()[-lines:])
 
 
+_LEVEL_WORDS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+
+
+def _log_entries(text: str) -> list[tuple[str, str]]:
+    """Split an operation log into ``(level, content)`` entries: native operations write
+    lines ``LEVEL message`` (a message may span lines); other text is one INFO entry."""
+    entries: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        word, _, rest = line.partition(" ")
+        if word in _LEVEL_WORDS:
+            entries.append((word, rest))
+        elif entries:
+            entries[-1] = (entries[-1][0], entries[-1][1] + "\n" + line)
+        elif line.strip():
+            entries.append(("INFO", line))
+    return entries
+
+
 def _is_op(step: Step, interface: str, operation: str) -> bool:
     return short_interface(step.interface) == interface and step.operation == operation
 
@@ -147,6 +165,7 @@ class _Work:
     attempt: int = 0  # attempts made in this run
     number: int = 0  # store attempt number of the current attempt
     started: float = 0.0
+    logged: bool = False  # its log was forwarded to the store as it came
 
 
 class Engine:
@@ -570,7 +589,7 @@ class Engine:
             self.store.set_job_id(self.execution_id, step.id, work.number, job_id)
             # Recorded: from now on a resume never submits it again. Tell waiters at once.
             self._emit(step.id, "job_submitted", f"job {job_id} submitted", job_id=job_id)
-        if log_text:
+        if log_text and not work.logged:
             self._log("DEBUG", log_text, step.id)
         if retry:
             delay = policy.delay_before(work.attempt + 1)
@@ -681,6 +700,7 @@ class Engine:
                 answer = OperationResult(step.id, FAILED, error=str(exc))
             if answer.log:
                 logs.append(answer.log)
+                self._forward_poll_log(step.id, answer.log)
             now = time.time()
             if answer.status == SUCCEEDED:
                 raw = answer.outputs.get(JOB_STATUS)
@@ -739,7 +759,22 @@ class Engine:
         result.log = "\n".join(logs)
         result.started_at, result.ended_at = work.started, time.time()
         work.attempt = self.config.retry.max_attempts  # polling is never retried as a whole
+        work.logged = True  # each poll's lines are in the execution's logs already
         self._conclude(work, result)
+
+    def _forward_poll_log(self, step_id: str, text: str) -> None:
+        """One poll's log (a job's new output lines, task events...) into the execution's
+        logs, one record per line with its level, and to ``on_event`` as ``output`` events:
+        ``tosca workflows run`` shows the application's progress while the job runs."""
+        entries = _log_entries(self.binding.redactor.text(text))
+        try:
+            self.store.add_logs(self.execution_id, entries, step_id=step_id)
+        except Exception:  # the job goes on; its full log is kept with the attempt anyway
+            log.exception("cannot record the output of %s", step_id)
+        for _, content in entries:
+            for line in content.splitlines():
+                if line.strip():
+                    self._emit(step_id, "output", line)
 
     def _cancel_job(self, node: str, job_id: Any, reason: str) -> None:
         """Call the node's ``Runnable.cancel`` for ``job_id`` (best effort, logged)."""

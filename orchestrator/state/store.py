@@ -970,6 +970,29 @@ class Store:
             )
         ]
 
+    def add_logs(
+        self, execution_id: str, entries: list[tuple[str, str]], *, step_id: str | None = None
+    ) -> None:
+        """Append several ``(level, content)`` log lines in one transaction (a job's output
+        forwarded by one poll); callers redact first."""
+        if not entries:
+            return
+        now = time.time()
+        with self._write() as cur:
+            dep = self._dep_of(cur, execution_id)
+            rows = []
+            for level, content in entries:
+                lvl = level.upper()
+                lvl = "WARN" if lvl == "WARNING" else lvl
+                rows.append(
+                    (dep, execution_id, now, lvl if lvl in LEVELS else "INFO", step_id, content)
+                )
+            cur.executemany(
+                "INSERT INTO logs(deployment_id, execution_id, ts, level, step_id, content)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
     def add_log(
         self,
         execution_id: str,

@@ -238,3 +238,28 @@ def test_emergency_execution_preempts_batch_jobs_and_records_it(
         time.sleep(0.5)
     assert set(final.values()) == {JobStatus.COMPLETED}, final
     assert all(cli.details([j])[j].restarts >= 1 for j in requeued)
+
+
+def test_workflows_run_shows_job_output_and_task_events_live(deployed: Service) -> None:
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli.main", "workflows", "run", "exec_local",
+         "-d", "e2e", "--workspace", str(deployed.workspace)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = proc.stdout.splitlines()
+    # Printed as they came, before the run step's own "ok" line.
+    ok_at = next(i for i, ln in enumerate(shown) if "local_run ok" in ln)
+    scenario = [
+        i for i, ln in enumerate(shown) if "local_run job local-" in ln and "| scenario" in ln
+    ]
+    events = [i for i, ln in enumerate(shown) if "local_run task simulate#" in ln]
+    assert len(scenario) == 3 and scenario[-1] < ok_at, proc.stdout
+    assert len([i for i in events if "finished on" in shown[i]]) == 3, proc.stdout
+    # ...and recorded in the execution's logs (one record per line).
+    execution = deployed.resolve_execution(None, "e2e")
+    lines = [r.content for r in deployed.logs(execution.id) if r.step_id == "local_run"]
+    assert sum(1 for ln in lines if "| scenario" in ln) == 3
+    assert sum(1 for ln in lines if ln.startswith("task simulate#") and "finished" in ln) == 3

@@ -7,11 +7,19 @@
   (``orchestrator.slurm.get_scheduler``). On a site with COMPSs (``compss_available``, or
   ``enqueue_compss`` found after loading ``pycompss_modules``) it runs ``enqueue_compss`` and
   parses ``Submitted batch job N``; otherwise the job runs
-  ``python -m workflows.runtime <command> <arguments...>`` (an sbatch script on Slurm, a
-  detached process on a ``scheduler: local`` site). Outputs ``TOSCA_JOB_ID``.
-- ``run`` reports ``TOSCA_JOB_STATUS`` (an ``orchestrator.jobs.JobStatus``); once the job
-  ended its stdout / stderr are copied to ``<workdir>/logs/`` and their tail logged. For an
-  urgent or emergency job it also reports the jobs it preempted (``TOSCA_PREEMPTED_JOBS``).
+  ``python -m workflows.runtime --events ... <command> <arguments...>`` (an sbatch script on
+  Slurm, a detached process on a ``scheduler: local`` site). Outputs ``TOSCA_JOB_ID``. The job
+  carries the operation's idempotency token (a hash of it in the job name, ``tosca:<token>``
+  as its Slurm comment / local marker): a resumed submit looks it up first (``find_job``)
+  and returns the job an interrupted attempt already submitted instead of submitting again.
+- ``run`` reports ``TOSCA_JOB_STATUS`` (an ``orchestrator.jobs.JobStatus``). Each poll of a
+  started job logs the job's new stdout lines (``job N | ...``) and, for the bundled task
+  runtime (started with ``--events <job dir>/task-events.jsonl``), one readable line per new
+  task event (``task forecast.simulate#3 finished on vm in 4.2 s``): the engine puts them in
+  the execution's logs at once, so ``tosca workflows run`` shows the application's progress
+  live. Once the job ended its stdout / stderr / task events are copied to
+  ``<workdir>/logs/`` and the stderr tail logged. For an urgent or emergency job it also
+  reports the jobs it preempted (``TOSCA_PREEMPTED_JOBS``).
 - ``cancel`` cancels ``TOSCA_JOB_ID`` (idempotent).
 
 Workflow inputs are exported to the job as environment variables; for a variable ``x`` the
@@ -42,13 +50,26 @@ from orchestrator.slurm import (
 )
 from orchestrator.slurm.cli import _tail
 
-__all__ = ["build_job", "cancel", "export_env", "job_name", "run", "submit"]
+__all__ = [
+    "EVENTS_FILE",
+    "build_job",
+    "cancel",
+    "export_env",
+    "format_task_event",
+    "job_name",
+    "run",
+    "submit",
+]
 
 logger = logging.getLogger(__name__)
 
 _OVERRIDES = ("qos", "num_nodes", "extra_compss_opts", "user_id")
 _SUBMITTED = re.compile(r"Submitted batch job (\d+)")
 _LOG_TAIL_LINES = 40
+EVENTS_FILE = "task-events.jsonl"
+# Per poll and stream: more new lines than this are summarised (the files keep them all).
+_FORWARD_MAX_LINES = 200
+_FORWARD_MAX_BYTES = 1 << 20
 # Sites probed for enqueue_compss once per process: (login host, modules) -> found.
 _COMPSS_PROBES: dict[tuple[str, tuple[str, ...]], bool] = {}
 
@@ -123,7 +144,8 @@ def build_job(ctx: Any, inputs: dict[str, Any], compss: bool) -> tuple[JobSpec, 
         raise JobError(f"PyCOMPSsJob '{ctx.node}': application.command is required")
     params = _params(props, inputs)
     workflow_inputs = {**(ctx.context.get("workflow_inputs") or {}), **inputs}
-    env = export_env(ctx.node, workflow_inputs)
+    # Unbuffered: the job's stdout lines reach the execution's logs as they are printed.
+    env = {"PYTHONUNBUFFERED": "1", **export_env(ctx.node, workflow_inputs)}
     urgency = resolve_urgency(_urgency_level(ctx, inputs), env_props.get("urgency_levels"))
     jdir = job_dir(ctx)
     nodes = int(params.get("num_nodes") or 1)
@@ -135,6 +157,8 @@ def build_job(ctx: Any, inputs: dict[str, Any], compss: bool) -> tuple[JobSpec, 
             str(params.get("python_interpreter") or _default_python(env_props)),
             "-m",
             "workflows.runtime",
+            "--events",
+            str(jdir / EVENTS_FILE),  # per-task events, forwarded by run() into the logs
             str(command),
             *_arguments(application),
         ],
@@ -316,13 +340,16 @@ def run(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     except SchedulerError as exc:
         raise JobError(f"PyCOMPSsJob '{ctx.node}': status of job {job_id}: {exc.message}") from exc
     outputs: dict[str, Any] = {"TOSCA_JOB_STATUS": info.status.value}
+    forwarded = False
+    if info.status is not JobStatus.QUEUED:
+        forwarded = _forward_output(ctx, sched, job_id, final=info.status.is_terminal)
     if info.exit_code is not None and info.status.is_terminal:
         outputs["TOSCA_JOB_EXIT_CODE"] = info.exit_code
     preempted = _report_preempted(ctx, sched, job_id, info.status)
     if preempted is not None:
         outputs["TOSCA_PREEMPTED_JOBS"] = preempted
     if info.status.is_terminal:
-        outputs.update(_fetch_logs(ctx, sched, job_id))
+        outputs.update(_fetch_logs(ctx, sched, job_id, stdout_tail=not forwarded))
         ctx.log(
             logging.INFO if info.status.is_success else logging.ERROR,
             f"job {job_id} ended {info.status.value}"
@@ -354,16 +381,118 @@ def _report_preempted(
     return list(data["preempted"])
 
 
-def _fetch_logs(ctx: Any, sched: Scheduler, job_id: str) -> dict[str, Any]:
-    """Copy the job's stdout / stderr to ``<workdir>/logs/`` and log their tails."""
+def _stream_paths(ctx: Any, sched: Scheduler, job_id: str) -> dict[str, Path]:
     if isinstance(sched, LocalScheduler):
-        sources = {
+        return {
             "stdout": sched.job_dir(job_id) / "stdout",
             "stderr": sched.job_dir(job_id) / "stderr",
         }
+    jdir = job_dir(ctx)
+    return {"stdout": jdir / f"slurm-{job_id}.out", "stderr": jdir / f"slurm-{job_id}.err"}
+
+
+# -- live output: the job's stdout and the task runtime's events, forwarded poll by poll ---------
+def _forward_output(ctx: Any, sched: Scheduler, job_id: str, final: bool) -> bool:
+    """Log the job's new stdout lines and task events since the last poll (one readable line
+    each); True once the job's stdout has been forwarded. Offsets live in
+    ``<workdir>/<node>.forward.json`` so a restarted orchestrator goes on where it stopped.
+    Only complete lines are taken until the job ended (``final``)."""
+    state_path = Path(ctx.workdir) / f"{ctx.node}.forward.json"
+    try:
+        offsets: dict[str, int] = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        offsets = {}
+    stdout = _stream_paths(ctx, sched, job_id)["stdout"]
+    sources = [("stdout", stdout), ("events", job_dir(ctx) / EVENTS_FILE)]
+    changed = False
+    for kind, path in sources:
+        key = str(path)
+        chunk, offset = _read_new(sched, path, offsets.get(key, 0), final)
+        if offset == offsets.get(key, 0):
+            continue
+        offsets[key], changed = offset, True
+        lines = [ln for ln in chunk.splitlines() if ln.strip()]
+        for line in lines[:_FORWARD_MAX_LINES]:
+            if kind == "stdout":
+                ctx.log(logging.INFO, f"job {job_id} | {line}")
+            else:
+                level, text = format_task_event(line)
+                ctx.log(level, text)
+        if len(lines) > _FORWARD_MAX_LINES:
+            ctx.log(
+                logging.INFO,
+                f"... {len(lines) - _FORWARD_MAX_LINES} more {kind} lines of job {job_id} "
+                f"(all in {path})",
+            )
+    if changed:
+        try:
+            state_path.write_text(json.dumps(offsets))
+        except OSError as exc:
+            logger.warning("cannot record forwarded output offsets: %s", exc)
+    return str(stdout) in offsets
+
+
+def _read_new(sched: Scheduler, path: Path, offset: int, final: bool) -> tuple[str, int]:
+    """Text of ``path`` from byte ``offset`` (whole lines unless ``final``), new offset."""
+    data: bytes
+    if isinstance(sched, SlurmCLI) and not _is_local(sched):
+        result = sched.runner.run(["tail", "-c", f"+{offset + 1}", str(path)], timeout=30)
+        if result.returncode != 0:
+            return "", offset
+        data = result.stdout.encode()[:_FORWARD_MAX_BYTES]
     else:
-        jdir = job_dir(ctx)
-        sources = {"stdout": jdir / f"slurm-{job_id}.out", "stderr": jdir / f"slurm-{job_id}.err"}
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(_FORWARD_MAX_BYTES)
+        except OSError:
+            return "", offset
+    if not final:
+        cut = data.rfind(b"\n")
+        data = data[: cut + 1] if cut >= 0 else b""
+    return data.decode(errors="replace"), offset + len(data)
+
+
+def format_task_event(line: str) -> tuple[int, str]:
+    """One task-runtime event (a JSON line of ``workflows.runtime.events``) as a log level
+    and a readable line, e.g. ``task forecast.simulate#3 finished on node1 in 4.2 s``."""
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        return logging.INFO, f"task event: {line}"
+    if not isinstance(ev, dict):
+        return logging.INFO, f"task event: {line}"
+    name = f"task {ev.get('name', '?')}#{ev.get('task_id', '?')}"
+    kind = str(ev.get("event", "?"))
+    host = f" on {ev['host']}" if ev.get("host") else ""
+    took = f" in {float(ev['duration']):.1f} s" if ev.get("duration") is not None else ""
+    attempts = int(ev.get("attempts") or ev.get("attempt") or 1)
+    tries = f" (attempt {attempts})" if attempts > 1 else ""
+    error = f": {ev['error']}" if ev.get("error") else ""
+    if kind == "finished":
+        return logging.INFO, f"{name} finished{host}{took}{tries}"
+    if kind == "failed":
+        what = "timed out" if ev.get("timed_out") else "failed"
+        return logging.WARNING, f"{name} {what}{host}{took}{tries}{error}"
+    if kind == "started":
+        return logging.INFO, f"{name} started{host}{tries}"
+    if kind == "retried":
+        return logging.INFO, f"{name} retried{tries}"
+    if kind == "ignored":
+        return logging.WARNING, f"{name} failed, ignored (on_failure IGNORE){tries}"
+    if kind == "cancelled":
+        reason = f": {ev['reason']}" if ev.get("reason") else ""
+        return logging.WARNING, f"{name} cancelled{reason}"
+    return logging.INFO, f"{name} {kind}{host}"
+
+
+def _fetch_logs(
+    ctx: Any, sched: Scheduler, job_id: str, stdout_tail: bool = True
+) -> dict[str, Any]:
+    """Copy the job's stdout / stderr (and task events) to ``<workdir>/logs/`` and log their
+    tails (stdout's only when it was not forwarded live)."""
+    sources = _stream_paths(ctx, sched, job_id)
+    events = job_dir(ctx) / EVENTS_FILE
     logs = Path(ctx.workdir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {}
@@ -375,8 +504,13 @@ def _fetch_logs(ctx: Any, sched: Scheduler, job_id: str) -> dict[str, Any]:
         dest.write_text(text)
         out[f"TOSCA_JOB_{stream.upper()}"] = str(dest)
         tail = "\n".join(text.splitlines()[-_LOG_TAIL_LINES:])
-        if tail:
+        if tail and (stream != "stdout" or stdout_tail):
             ctx.log(logging.INFO, f"job {job_id} {stream}:\n{tail}")
+    text = _read(sched, events)
+    if text:
+        dest = logs / f"{ctx.node}.{job_id}.{EVENTS_FILE}"
+        dest.write_text(text)
+        out["TOSCA_JOB_EVENTS"] = str(dest)
     return out
 
 

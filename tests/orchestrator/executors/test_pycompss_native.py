@@ -81,7 +81,8 @@ def test_build_job_overrides_and_urgency(tmp_path: Path) -> None:
     assert (spec.partition, spec.reservation, spec.time_limit) == ("rt", "quake", 30)
     assert spec.qos == "urgent_qos" and spec.nodes == 2
     assert spec.argv is not None and list(spec.argv[1:]) == [
-        "-m", "workflows.runtime", "workflows.tsunami.forecast", "--x", "1"]  # fmt: skip
+        "-m", "workflows.runtime", "--events", str(pycompss.job_dir(ctx) / "task-events.jsonl"),
+        "workflows.tsunami.forecast", "--x", "1"]  # fmt: skip
     assert enqueue is not None
     assert "--qos=urgent_qos" in enqueue and "--num_nodes=2" in enqueue
     assert "--queue=rt" in enqueue and "--exec_time=30" in enqueue
@@ -235,3 +236,64 @@ def test_resumed_submit_on_slurm_never_submits_twice(slurm_jobs, tmp_path: Path)
     mine = [j for j in listed if j["name"] == spec.name]
     assert [str(j["job_id"]) for j in mine] == [first]
     assert mine[0]["comment"] == f"tosca:{token}"
+
+
+# -- live output: job stdout and task-runtime events forwarded poll by poll ----------------------
+TASKS_APP = """\
+import time
+from pycompss.api.task import task
+from pycompss.api.api import compss_wait_on
+
+
+@task(returns=1)
+def simulate(i):
+    time.sleep(0.1)
+    return i * i
+
+
+print("first line", flush=True)
+time.sleep(1.5)  # a poll happens here: the first line is forwarded before the job ends
+values = compss_wait_on([simulate(i) for i in range(3)])
+for i, value in enumerate(values):
+    print(f"scenario {i} done: {value}")
+"""
+
+
+def test_run_forwards_new_stdout_lines_and_task_events_once(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"scheduler": "local"})
+    app = tmp_path / "tasks_app.py"
+    app.write_text(TASKS_APP)
+    ctx.context["node_properties"]["application"] = {"command": str(app)}
+    job_id = pycompss.submit(ctx, {})["TOSCA_JOB_ID"]
+    spec_events = pycompss.job_dir(ctx) / pycompss.EVENTS_FILE
+    polls: list[str] = []
+    end = time.monotonic() + 60
+    while True:
+        run_ctx = make_ctx(tmp_path, {"scheduler": "local"})  # a fresh context per poll
+        out = pycompss.run(run_ctx, {"TOSCA_JOB_ID": job_id})
+        polls.append(run_ctx.log_text)
+        if out["TOSCA_JOB_STATUS"] != "RUNNING" or time.monotonic() > end:
+            break
+        time.sleep(0.3)
+    assert out["TOSCA_JOB_STATUS"] == "COMPLETED", polls
+    text = "\n".join(polls)
+    # Forwarded while the job still ran, and each line exactly once.
+    first = next(i for i, p in enumerate(polls) if f"job {job_id} | first line" in p)
+    assert first < len(polls) - 1
+    assert text.count("| first line") == 1 and text.count("| scenario 2 done: 4") == 1
+    finished = [ln for ln in text.splitlines() if "task simulate#" in ln and "finished" in ln]
+    assert len(finished) == 3 and all(" in 0." in ln for ln in finished), finished
+    assert spec_events.exists() and out["TOSCA_JOB_EVENTS"].endswith("task-events.jsonl")
+    assert "stdout:\n" not in text  # no second copy of stdout as a tail at the end
+
+
+def test_format_task_event() -> None:
+    line = '{"event": "finished", "task_id": 3, "name": "forecast.simulate", "host": "vm", '
+    assert pycompss.format_task_event(line + '"duration": 4.21, "attempts": 1}') == (
+        20, "task forecast.simulate#3 finished on vm in 4.2 s")  # fmt: skip
+    level, text = pycompss.format_task_event(
+        '{"event": "failed", "task_id": 4, "name": "s", "attempt": 2, "timed_out": true, '
+        '"duration": 1.0, "error": "time_out 1 s"}'
+    )
+    assert level == 30 and text == "task s#4 timed out in 1.0 s (attempt 2): time_out 1 s"
+    assert pycompss.format_task_event("not json")[1] == "task event: not json"
