@@ -35,62 +35,65 @@ prange = range  # replaced by numba.prange in the CPU build
 TINY = 1e-100  # momentum (m^2/s) below this is set to zero
 
 
-def velocity(h, q, eps):
-    """Velocity q / h, zero in cells drier than ``eps`` (desingularisation)."""
-    # Divide first, select after: a select (unlike a branch) lets loops over cells vectorise.
-    r = q / max(h, eps)
-    return r if h > eps else 0.0
+def velocities(h, hu, hv, eps):
+    """Velocities (hu / h, hv / h), zero in cells drier than ``eps`` (desingularisation)."""
+    # One reciprocal for both, and selects (not a branch) so loops over cells vectorise.
+    inv = 1.0 / max(h, eps)
+    wet = h > eps
+    return (hu * inv if wet else 0.0), (hv * inv if wet else 0.0)
 
 
-def pow43(x):
-    """``x ** (4/3)`` for x > 0 (0 < x < 2**93) to a few ulps, with multiplies, selects and two
-    divisions only.
+def rcbrt(x):
+    """``x ** (-1/3)`` for 0 < x < 2**93, to a few ulps, with multiplies and selects only.
 
-    Manning friction needs it in every wet cell of every step; the libm ``pow`` call it
-    replaces cost ~40 ns (more than the rest of the cell update) and, being an opaque call,
-    kept the update loop from vectorising. Method: scale x by powers of 8 into [1, 8)
-    (exact), a cubic first guess of the cube root (1.4 % off), two Halley iterations
-    (cubic convergence: < 1e-15 relative), then x * cbrt(x).
+    Manning friction needs ``h ** (4/3)`` in every wet cell of every step; the libm ``pow``
+    call used before cost ~40 ns (more than the rest of the cell update) and, being an
+    opaque call, kept the update loop from vectorising. ``1 / h ** (4/3)`` is ``(1 / h) *
+    rcbrt(h)``. Method: scale x by powers of 8 into [1, 8) (exact: a binary search on the
+    exponent with selects), a quartic first guess (0.07 % off), then four Newton steps
+    ``y (4 - m y^3) / 3`` (quadratic convergence, no division).
     """
     m = x
     s = 1.0
-    # Binary search on the exponent with selects: 2**48, 2**24, ... then 2**-48, ...
-    c = m >= 281474976710656.0
+    c = m >= 281474976710656.0  # 2**48
     m = m * 3.552713678800501e-15 if c else m
-    s = s * 65536.0 if c else s
-    c = m >= 16777216.0
+    s = s * 1.52587890625e-05 if c else s
+    c = m >= 16777216.0  # 2**24
     m = m * 5.960464477539063e-08 if c else m
-    s = s * 256.0 if c else s
+    s = s * 0.00390625 if c else s
     c = m >= 4096.0
     m = m * 0.000244140625 if c else m
-    s = s * 16.0 if c else s
+    s = s * 0.0625 if c else s
     c = m >= 64.0
     m = m * 0.015625 if c else m
-    s = s * 4.0 if c else s
+    s = s * 0.25 if c else s
     c = m >= 8.0
     m = m * 0.125 if c else m
-    s = s * 2.0 if c else s
-    c = m < 3.552713678800501e-15 * 8.0
+    s = s * 0.5 if c else s
+    c = m < 2.842170943040401e-14  # 2**-45
     m = m * 281474976710656.0 if c else m
-    s = s * 1.52587890625e-05 if c else s
-    c = m < 5.960464477539063e-08 * 8.0
+    s = s * 65536.0 if c else s
+    c = m < 4.76837158203125e-07  # 2**-21
     m = m * 16777216.0 if c else m
-    s = s * 0.00390625 if c else s
-    c = m < 0.000244140625 * 8.0
+    s = s * 256.0 if c else s
+    c = m < 0.001953125  # 2**-9
     m = m * 4096.0 if c else m
-    s = s * 0.0625 if c else s
-    c = m < 0.015625 * 8.0
+    s = s * 16.0 if c else s
+    c = m < 0.125
     m = m * 64.0 if c else m
-    s = s * 0.25 if c else s
+    s = s * 4.0 if c else s
     c = m < 1.0
     m = m * 8.0 if c else m
-    s = s * 0.5 if c else s
-    y = 0.7091207 + m * (0.34002913 + m * (-0.03749812 + m * 0.00191683))
-    y3 = y * y * y
-    y = y * (y3 + 2.0 * m) / (2.0 * y3 + m)
-    y3 = y * y * y
-    y = y * (y3 + 2.0 * m) / (2.0 * y3 + m)
-    return x * (y * s)
+    s = s * 2.0 if c else s
+    y = 1.28678619 + m * (
+        -0.383220525 + m * (0.0874888512 + m * (-0.00993289376 + m * 0.000431879253))
+    )
+    third = 1.0 / 3.0
+    y = y * (4.0 - m * y * y * y) * third
+    y = y * (4.0 - m * y * y * y) * third
+    y = y * (4.0 - m * y * y * y) * third
+    y = y * (4.0 - m * y * y * y) * third
+    return y * s
 
 
 def face_flux(hl, ul, vl, bl, hr, ur, vr, br, g):
@@ -162,35 +165,30 @@ def update_cell(  # noqa: PLR0913 - a kernel: every array is an argument
 
     hc = h[j, i]
     bc = b[j, i]
-    uc = velocity(hc, hu[j, i], eps)
-    vc = velocity(hc, hv[j, i], eps)
+    uc, vc = velocities(hc, hu[j, i], hv[j, i], eps)
 
     # West neighbour (ghost at the boundary: mirror for walls, copy for open boundaries).
     if i > 0:
         hw, bw = h[j, i - 1], b[j, i - 1]
-        uw = velocity(hw, hu[j, i - 1], eps)
-        vw = velocity(hw, hv[j, i - 1], eps)
+        uw, vw = velocities(hw, hu[j, i - 1], hv[j, i - 1], eps)
     else:
         hw, bw, vw = hc, bc, vc
         uw = -uc if closed else uc
     if i < nx - 1:
         he, be = h[j, i + 1], b[j, i + 1]
-        ue = velocity(he, hu[j, i + 1], eps)
-        ve = velocity(he, hv[j, i + 1], eps)
+        ue, ve = velocities(he, hu[j, i + 1], hv[j, i + 1], eps)
     else:
         he, be, ve = hc, bc, vc
         ue = -uc if closed else uc
     if j > 0:
         hs, bs = h[j - 1, i], b[j - 1, i]
-        us = velocity(hs, hu[j - 1, i], eps)
-        vs = velocity(hs, hv[j - 1, i], eps)
+        us, vs = velocities(hs, hu[j - 1, i], hv[j - 1, i], eps)
     else:
         hs, bs, us = hc, bc, uc
         vs = -vc if closed else vc
     if j < ny - 1:
         hn, bn = h[j + 1, i], b[j + 1, i]
-        un = velocity(hn, hu[j + 1, i], eps)
-        vn = velocity(hn, hv[j + 1, i], eps)
+        un, vn = velocities(hn, hu[j + 1, i], hv[j + 1, i], eps)
     else:
         hn, bn, un = hc, bc, uc
         vn = -vc if closed else vc
@@ -275,9 +273,8 @@ def cell_sources(hnew, hunew, hvnew, bc, sig, idx, inv_dyj, g, eps, dt, manning)
     vn2 = hvnew * inv_h
     if manning > 0.0:  # the same for every cell: hoisted out of loops by the compiler
         speed = math.sqrt(un2 * un2 + vn2 * vn2)
-        # 1 / (1 + dt g n^2 |u| / h^(4/3)), with one division instead of two.
-        p43 = pow43(hs)
-        inv_f = p43 / (p43 + dt * g * manning * manning * speed)
+        # 1 / h^(4/3) = (1 / h) h^(-1/3): no pow, no further division.
+        inv_f = 1.0 / (1.0 + dt * g * manning * manning * speed * (inv_h * rcbrt(hs)))
         hunew *= inv_f
         hvnew *= inv_f
         un2 *= inv_f
@@ -291,10 +288,12 @@ def cell_sources(hnew, hunew, hvnew, bc, sig, idx, inv_dyj, g, eps, dt, manning)
     return hnew, hunew, hvnew, rate
 
 
-def velocity_row(h, q, eps, out):
+def velocities_row(h, hu, hv, eps, u, v):
     """Velocities of one row (each is used by four faces and the update)."""
     for i in range(h.shape[0]):
-        out[i] = velocity(h[i], q[i], eps)
+        a, b = velocities(h[i], hu[i], hv[i], eps)
+        u[i] = a
+        v[i] = b
 
 
 def yfaces_row(hl, ul, vl, bl, sl, hr, ur, vr, br, sr, g, fh, fnl, fnr, ft):
@@ -411,22 +410,19 @@ def step_rows(  # noqa: PLR0913
         fn = w[12:16]
         best = 0.0
         if j1 > j0:
-            velocity_row(h[j0], hu[j0], eps, uc)
-            velocity_row(h[j0], hv[j0], eps, vc)
+            velocities_row(h[j0], hu[j0], hv[j0], eps, uc, vc)
             if j0 == 0:  # ghost row south of the domain
                 yfaces_row(h[0], uc, vc, b[0], sgn, h[0], uc, vc, b[0], 1.0, g,
                            fs[0], fs[1], fs[2], fs[3])  # fmt: skip
             else:  # the neighbouring band's last row (its velocities go in un / vn)
                 jm = j0 - 1
-                velocity_row(h[jm], hu[jm], eps, un)
-                velocity_row(h[jm], hv[jm], eps, vn)
+                velocities_row(h[jm], hu[jm], hv[jm], eps, un, vn)
                 yfaces_row(h[jm], un, vn, b[jm], 1.0, h[j0], uc, vc, b[j0], 1.0, g,
                            fs[0], fs[1], fs[2], fs[3])  # fmt: skip
         for j in range(j0, j1):
             if j + 1 < ny:
                 jp = j + 1
-                velocity_row(h[jp], hu[jp], eps, un)
-                velocity_row(h[jp], hv[jp], eps, vn)
+                velocities_row(h[jp], hu[jp], hv[jp], eps, un, vn)
                 yfaces_row(h[j], uc, vc, b[j], 1.0, h[jp], un, vn, b[jp], 1.0, g,
                            fn[0], fn[1], fn[2], fn[3])  # fmt: skip
             else:  # ghost row north of the domain

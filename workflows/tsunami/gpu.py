@@ -23,8 +23,8 @@ from numba import cuda  # this module is imported only when the GPU backend is c
 from .solver import build_kernels
 
 _DEVICE_FUNCS = (
-    "velocity",
-    "pow43",
+    "velocities",
+    "rcbrt",
     "face_flux",
     "flux_divergence",
     "cell_sources",

@@ -46,13 +46,13 @@ EARTH_RADIUS_M = 6371009.0
 FILL_VALUE = -9999.0
 
 _CPU_KERNELS = (
-    "velocity",
-    "pow43",
+    "velocities",
+    "rcbrt",
     "face_flux",
     "flux_divergence",
     "cell_sources",
     "finish_cell",
-    "velocity_row",
+    "velocities_row",
     "yfaces_row",
     "xfaces_row",
     "update_row",
