@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "events",
     "serve",
     "ssh_keys",
+    "sites",
 ]
 
 
