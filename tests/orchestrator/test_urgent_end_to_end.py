@@ -263,3 +263,59 @@ def test_workflows_run_shows_job_output_and_task_events_live(deployed: Service) 
     lines = [r.content for r in deployed.logs(execution.id) if r.step_id == "local_run"]
     assert sum(1 for ln in lines if "| scenario" in ln) == 3
     assert sum(1 for ln in lines if ln.startswith("task simulate#") and "finished" in ln) == 3
+
+
+def _jobs_named(site: str, name: str, root: Path) -> list[str]:
+    if site == "laptop":
+        return [d.name for d in (root / "jobs").glob("local-*") if (d / "name").read_text() == name]
+    import json
+
+    listed = json.loads(subprocess.run(["squeue", "--json"], capture_output=True, text=True,
+                                       timeout=30, check=True).stdout)["jobs"]  # fmt: skip
+    return [str(j["job_id"]) for j in listed if j["name"] == name]
+
+
+@pytest.mark.integration
+@pytest.mark.slurm
+@pytest.mark.parametrize(
+    ("workflow", "step", "node", "site"),
+    [("exec_local", "local_submit", "local_job", "laptop"), ("exec_job", "submit", "job", "hpc")],
+)
+def test_resume_after_submit_before_the_job_id_was_recorded_submits_once(
+    deployed: Service,
+    slurm_jobs,  # type: ignore[no-untyped-def]
+    workflow: str,
+    step: str,
+    node: str,
+    site: str,
+) -> None:
+    from orchestrator.executors.native import NativeContext, pycompss
+
+    model = deployed.load(deployed.store.get_deployment("e2e").template)
+    plan = deployed.plan(model, workflow)
+    execution = deployed._record_execution(model, plan, "e2e", {})
+    # The interrupted attempt: recorded as running, its job submitted, then the process died
+    # before the job id reached the state store.
+    number = deployed.store.start_attempt(execution.id, step)
+    site_props = dict(model.nodes[site].properties)
+    ctx = NativeContext(
+        step_id=step, node=node, interface="Runnable", operation="submit",
+        context={"node_properties": dict(model.nodes[node].properties),
+                 "requirements": {"environment": {"node": site, "properties": site_props}},
+                 "execution_id": execution.id, "workspace": str(deployed.workspace),
+                 "idempotency_token": f"{execution.id}:{step}:{number}"},
+        workdir=deployed.workspace / "executions" / execution.id,
+    )  # fmt: skip
+    first = pycompss.submit(ctx, {})["TOSCA_JOB_ID"]
+    if site == "hpc":
+        slurm_jobs.add(first)
+    assert deployed.store.steps(execution.id)[0].job_id is None
+
+    outcome = deployed.resume_execution(execution.id)
+    assert outcome.status == "succeeded", outcome.result
+    steps = {s["id"]: s for s in deployed.execution(execution.id)["steps"]}
+    assert steps[step]["job_id"] == first  # the same job, found again
+    name = pycompss.job_name(node, execution.id, ctx.context["idempotency_token"])
+    assert _jobs_named(site, name, Path(str(site_props.get("work_dir")))) == [first]
+    logs = [r.content for r in deployed.logs(execution.id)]
+    assert any("not submitting again" in ln for ln in logs), logs
