@@ -52,13 +52,32 @@ if TYPE_CHECKING:
     from orchestrator.plan.model import Plan
     from orchestrator.tosca import ToscaModel
 
-__all__ = ["ExecutorFactory", "Outcome", "Service", "WorkflowRun", "deployment_name"]
+__all__ = [
+    "ANSIBLE_ENGINES",
+    "ExecutorFactory",
+    "Outcome",
+    "Service",
+    "WorkflowRun",
+    "ansible_engine",
+    "deployment_name",
+]
 
 # Builds the executors for one model: {"native": ..., "ansible": ...}. Tests inject fakes.
 ExecutorFactory = Callable[["ToscaModel"], Mapping[str, Executor]]
 EventCallback = Callable[["EngineEvent"], None]
 
 _GENERIC_NAMES = {"topology", "tosca", "main", "template", "service", "deployment"}
+
+
+ANSIBLE_ENGINES = ("warm", "runner")
+
+
+def ansible_engine(choice: str | None = None) -> str:
+    """The playbook executor to use: ``choice``, else ``$TOSCA_ANSIBLE``, else ``warm``."""
+    value = (choice or os.environ.get("TOSCA_ANSIBLE") or "warm").strip().lower()
+    if value not in ANSIBLE_ENGINES:
+        raise UsageError(f"unknown Ansible executor '{value}' (one of: warm, runner)")
+    return value
 
 
 def deployment_name(template: str | Path) -> str:
@@ -144,6 +163,8 @@ class WorkflowRun:
 
 class Service:
     """See the module docstring. ``executors`` overrides how executors are built (tests);
+    ``ansible`` picks the playbook executor: ``warm`` (default) or ``runner``
+    (ansible-runner, one run per batch); default ``$TOSCA_ANSIBLE`` else ``warm``;
     ``kill_after_transitions`` is a TEST-ONLY fault injection: the process SIGKILLs itself
     right after that many committed state transitions (used by the resume tests)."""
 
@@ -155,9 +176,11 @@ class Service:
         config: EngineConfig | None = None,
         debug: bool = False,
         kill_after_transitions: int | None = None,
+        ansible: str | None = None,
     ) -> None:
         self.workspace = Path(workspace).resolve()
         self._executor_factory = executors
+        self.ansible = ansible_engine(ansible)
         self.config = config or EngineConfig()
         self.debug = debug
         self._kill_after = kill_after_transitions
@@ -370,6 +393,7 @@ class Service:
                     "--quiet",
                 ],
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, "TOSCA_ANSIBLE": self.ansible},
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the caller; Ctrl-C of the caller spares it
@@ -539,6 +563,9 @@ class Service:
             self.store.set_deployment_status(dep_id, DeploymentStatus.DEPLOYING)
         binding = ModelBinding(model, workspace=self.workspace, urgency=execution.urgency)
         executors = self._executors(model, plan)
+        if "ansible" in executors:  # which Ansible engine ran this execution, on record
+            engine_name = getattr(executors["ansible"], "name", "ansible-warm")
+            self.store.add_log(execution.id, "INFO", f"ansible executor: {engine_name}")
         try:
             engine = Engine(
                 plan,
@@ -588,7 +615,13 @@ class Service:
         needs_ansible = any(
             s.implementation is not None and not s.implementation.is_native for s in plan.steps
         )
-        if needs_ansible:
+        if needs_ansible and self.ansible == "runner":
+            from orchestrator.executors.ansible_runner_exec import AnsibleRunnerExecutor
+
+            executors["ansible"] = AnsibleRunnerExecutor(
+                template_dir=model.base_dir, debug=self.debug
+            )
+        elif needs_ansible:
             from orchestrator.executors.ansible import AnsibleExecutor
 
             ansible = AnsibleExecutor(template_dir=model.base_dir, debug=self.debug)

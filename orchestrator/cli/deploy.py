@@ -1,16 +1,35 @@
-"""``tosca deploy PATH [--inputs F] [-i k=v] [--workspace D] [--name ID] [--resume] [--dry-run]``"""
+"""``tosca deploy PATH [--inputs F] [-i k=v] [--workspace D] [--name ID] [--resume] [--dry-run]
+[--ansible warm|runner]``"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from orchestrator.cli.common import OutputFormat, collect_inputs, emit_json, handle_errors
 from orchestrator.cli.progress import WORKSPACE_HELP, make_service, run_command
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from orchestrator.service import Service
+
+__all__ = ["ANSIBLE_HELP", "register", "select_ansible"]
+
+ANSIBLE_HELP = (
+    "Playbook executor: 'warm' (warm Ansible processes, fastest) or 'runner' "
+    "(ansible-runner, one run per batch, artifacts kept). Default: $TOSCA_ANSIBLE or warm."
+)
+
+
+def select_ansible(service: Service, choice: str | None) -> str:
+    """Set the service's playbook executor from ``--ansible`` / ``$TOSCA_ANSIBLE``."""
+    from orchestrator.service import ansible_engine
+
+    service.ansible = ansible_engine(choice)
+    return service.ansible
+
 
 # A playbook implementation, or the profile's Environment (configured by a playbook).
 _ANSIBLE_HINT = re.compile(
@@ -55,6 +74,9 @@ def register(app: typer.Typer) -> None:
             0, "--retries", min=0, help="Retry a failed operation up to N times (back-off)."
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
+        ansible: str | None = typer.Option(
+            None, "--ansible", metavar="warm|runner", help=ANSIBLE_HELP
+        ),
     ) -> None:
         """Deploy a template: run its install workflow, with live progress and a summary.
 
@@ -63,6 +85,7 @@ def register(app: typer.Typer) -> None:
         """
         with handle_errors():
             service = make_service(workspace, retries=retries)
+            engine = select_ansible(service, ansible)
             given = collect_inputs(inputs_file, inputs)
             if dry_run:
                 from orchestrator.cli.plan import plan_text
@@ -76,7 +99,7 @@ def register(app: typer.Typer) -> None:
                     typer.echo(plan_text(outcome.plan))
                     typer.echo("dry run: nothing was executed")
                 return
-            if _likely_uses_ansible(path):
+            if engine == "warm" and _likely_uses_ansible(path):
                 from orchestrator.executors.ansible import start_early
 
                 start_early()  # Ansible's start-up overlaps parsing and planning

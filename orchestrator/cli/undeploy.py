@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from orchestrator.cli.common import OutputFormat, collect_inputs, handle_errors
+from orchestrator.cli.deploy import ANSIBLE_HELP, select_ansible
 from orchestrator.cli.progress import WORKSPACE_HELP, make_service, run_command
 
 __all__ = ["register"]
@@ -28,10 +29,14 @@ def register(app: typer.Typer) -> None:
         ),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
+        ansible: str | None = typer.Option(
+            None, "--ansible", metavar="warm|runner", help=ANSIBLE_HELP
+        ),
     ) -> None:
         """Run the uninstall workflow of a deployment (stop, delete, in reverse order)."""
         with handle_errors():
             service = make_service(workspace)
+            select_ansible(service, ansible)
             given = collect_inputs(None, inputs)
             run_command(
                 f"undeploy {deployment or ''}".strip(),

@@ -12,6 +12,7 @@ from orchestrator.cli.common import (
     emit_json,
     handle_errors,
 )
+from orchestrator.cli.deploy import ANSIBLE_HELP, select_ansible
 from orchestrator.cli.progress import WORKSPACE_HELP, make_service, run_command
 
 __all__ = ["register"]
@@ -54,6 +55,9 @@ def register(app: typer.Typer) -> None:
             0, "--retries", min=0, help="Retry a failed operation up to N times (back-off)."
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
+        ansible: str | None = typer.Option(
+            None, "--ansible", metavar="warm|runner", help=ANSIBLE_HELP
+        ),
         urgency: str | None = typer.Option(
             None, "--urgency", help="routine, high, urgent or emergency (overrides the policy)."
         ),
@@ -61,6 +65,7 @@ def register(app: typer.Typer) -> None:
         """Run a workflow, follow it live and print its outcome (Ctrl-C cancels it)."""
         with handle_errors():
             service = make_service(workspace, retries=retries)
+            select_ansible(service, ansible)
             given = collect_inputs(inputs_file, inputs)
             run_command(
                 f"workflow {name}",

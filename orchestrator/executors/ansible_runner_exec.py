@@ -426,6 +426,7 @@ class AnsibleRunnerExecutor:
         else:
             temp = private = Path(tempfile.mkdtemp(prefix="tosca-runner-"))
         try:
+            env: dict[str, str] = {}
             env = self._write(private, batch, groups, ops)
             timeouts = [g.timeout for g in groups if g.timeout]
             hard = None
@@ -437,8 +438,7 @@ class AnsibleRunnerExecutor:
         finally:
             if any(op.status == TIMED_OUT for op in ops) or batch.stopped:
                 _kill_marked(batch.marker)  # commands left behind by timed-out tasks
-            if batch.secrets and not self.debug:
-                self._scrub(private, batch.secrets)
+            self._scrub(private, batch.secrets if not self.debug else set(), env)
             if temp is not None:
                 shutil.rmtree(temp, ignore_errors=True)
 
@@ -470,7 +470,8 @@ class AnsibleRunnerExecutor:
             status, tail = "error", f"{type(exc).__name__}: {exc}"
             logger.warning("ansible-runner run failed: %s", exc)
         with batch.lock:
-            batch._end_play()
+            # Operations still open here did not see their last play end: the run was
+            # killed (cancel, deadline) or ansible-playbook / ansible-runner broke.
             for op in batch.ops:
                 if op.result is not None:
                     continue
@@ -610,8 +611,19 @@ class AnsibleRunnerExecutor:
                 ]
         return out
 
-    def _scrub(self, private: Path, secrets: set[str]) -> None:
-        """Redact the artifacts ansible-runner wrote outside the event stream."""
+    def _scrub(self, private: Path, secrets: set[str], env: dict[str, str]) -> None:
+        """Redact the artifacts ansible-runner wrote outside the event stream.
+
+        ``command`` holds the whole environment of ``ansible-playbook`` (so every secret
+        kept in an environment variable): only the variables this executor set are kept."""
+        command = private / "artifacts" / "run" / "command"
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(command.read_text())
+            keep = {k for k in env if not k.startswith("TOSCA_SECRET_VAR_")}
+            data["env"] = {k: v for k, v in (data.get("env") or {}).items() if k in keep}
+            command.write_text(json.dumps(data))
+        if not secrets:
+            return
         for name in _SCRUBBED_ARTIFACTS:
             path = private / "artifacts" / "run" / name
             with contextlib.suppress(OSError):
