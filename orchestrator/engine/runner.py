@@ -273,11 +273,10 @@ class Engine:
         self.state.node_states = {n.name: n.state for n in self.store.nodes(dep)}
         self.state.workflow_inputs = dict(workflow_inputs)
         # Operation outputs of every earlier execution of this deployment, oldest first.
-        for execution in self.store.list_executions(dep):
-            for rec in self.store.steps(execution.id):
-                if rec.status == StepStatus.SUCCEEDED and rec.node and rec.operation:
-                    key = (rec.node, short_interface(rec.interface), rec.operation)
-                    self.state.operation_outputs[key] = rec.outputs
+        for rec in self.store.succeeded_steps(dep):
+            if rec.node and rec.operation:
+                key = (rec.node, short_interface(rec.interface), rec.operation)
+                self.state.operation_outputs[key] = rec.outputs
         for rec in self.store.steps(self.execution_id):
             if rec.step_id not in self._steps:
                 continue

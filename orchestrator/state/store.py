@@ -734,6 +734,20 @@ class Store:
             )
         ]
 
+    def succeeded_steps(self, deployment_id: str) -> list[StepRecord]:
+        """Every succeeded step of every execution of a deployment, oldest execution first
+        (plan order within one): ONE query, so starting an execution stays fast however many
+        executions the deployment has had."""
+        return [
+            self._step(r)
+            for r in self._read(
+                "SELECT s.* FROM steps s JOIN executions e ON e.id = s.execution_id"
+                " WHERE e.deployment_id=? AND s.status=?"
+                " ORDER BY e.created_at, e.rowid, s.seq",
+                (deployment_id, StepStatus.SUCCEEDED),
+            )
+        ]
+
     def start_attempt(self, execution_id: str, step_id: str, token: str | None = None) -> int:
         """Record a new attempt (status ``running``) before the operation starts.
 
