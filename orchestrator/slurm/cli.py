@@ -167,16 +167,19 @@ class SlurmCLI:
         """Every RUNNING job the controller holds -> its restart count (one ``squeue``).
 
         Taken just before an urgent submission, it tells afterwards which jobs the urgent job
-        preempted (their restart count went up): see ``preempted_since``."""
-        result = self._run(["squeue", "--json"])
+        preempted (their restart count went up): see ``preempted_since``. It is on the urgent
+        path, so it asks for two columns of running jobs only: ``squeue --json`` would list
+        every job the controller still holds (MinJobAge), ~0.6 MB on a busy node."""
+        result = self._run(
+            ["squeue", "--noheader", "--states=RUNNING", "--Format=JobID,RestartCnt"]
+        )
         if result.returncode != 0:
             raise SchedulerError(f"squeue failed: {_tail(result)}")
-        jobs = json.loads(result.stdout).get("jobs", [])
         out = {}
-        for job in jobs:
-            info = job_info_from_json(job, source="squeue")
-            if info.status is JobStatus.RUNNING:
-                out[info.job_id] = info.restarts
+        for line in result.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                out[parts[0]] = int(parts[1])
         return out
 
     def preempted_since(self, snapshot: dict[str, int]) -> list[str]:

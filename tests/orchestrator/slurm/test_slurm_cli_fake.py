@@ -140,3 +140,15 @@ def test_jobspec_needs_exactly_one_body_and_env_names_are_checked() -> None:
     with pytest.raises(ValueError, match="not valid"):
         render_script(JobSpec(script="true", env={"A-B": "1"}))
     assert sbatch_args(JobSpec(script="true", requeue=False))[-1] == "--no-requeue"
+
+
+def test_running_jobs_asks_for_two_columns_of_running_jobs_and_parses_them() -> None:
+    out = "583                 0                   \n90_3                2   \n\n"
+    runner = FakeRunner({"squeue": lambda a, i: CommandResult(tuple(a), 0, out, "")})
+    assert SlurmCLI(runner).running_jobs() == {"583": 0, "90_3": 2}
+    argv = runner.calls[0][0]
+    assert "--states=RUNNING" in argv and "--json" not in argv
+
+
+def test_sbatch_args_carry_the_comment() -> None:
+    assert "--comment=tosca:e1:s:1" in sbatch_args(JobSpec(argv=["true"], comment="tosca:e1:s:1"))
