@@ -1,11 +1,20 @@
 """The finite-volume scheme, written once as scalar Python functions.
 
 This module imports nothing heavy: :mod:`workflows.tsunami.solver` compiles these functions
-for the CPU (``numba.njit``; :func:`faces_rows` then :func:`update_rows`, ``parallel=True``:
-each face flux computed once) and for the GPU (:func:`update_cell`, one thread per cell
-computing its four faces, ``numba.cuda.jit(device=True)``), rebinding the names they call
-in a fresh globals table per target. Both targets run the same face and cell arithmetic
-(:func:`face_flux`, :func:`finish_cell`).
+for the CPU (``numba.njit``: :func:`advance` runs many steps in one call; each step,
+:func:`step_rows` (``parallel=True``) gives every thread a band of rows and sweeps it once,
+each face flux computed once into row buffers and each row updated right away) and for the
+GPU (:func:`update_cell`, one thread per cell computing its four faces,
+``numba.cuda.jit(device=True)``), rebinding the names they call in a fresh globals table
+per target. Both targets run the same face and cell arithmetic (:func:`face_flux`,
+:func:`flux_divergence`, :func:`cell_sources`).
+
+Performance notes (CPU): the row loops must vectorise (AVX2: 4 cells at a time), so the
+scalar functions use selects instead of branches (every case computed, one picked), are
+inlined (``inline="always"``), and call no libm function but ``sqrt`` (:func:`rcbrt`
+replaces ``pow``). No fastmath: the lake at rest relies on exact cancellations. What is
+left is bound by the divisions and square roots (about 6 + 6 per cell update), not by
+memory: the arrays of a 240 x 240 grid stay in cache.
 
 Scheme (first order in space and time):
 

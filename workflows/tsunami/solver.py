@@ -8,7 +8,8 @@ Entry point: :func:`simulate`. It is a plain function (no task runtime needed); 
 command line and the ensemble tasks call it directly.
 
 Backends: ``"cpu"`` (numba, ``parallel=True``, ``cache=True`` so later runs skip the
-compile), ``"gpu"`` (numba.cuda; also runs under the CUDA simulator,
+compile; the time loop itself is compiled and returns to Python only at snapshot and
+point-sample times), ``"gpu"`` (numba.cuda; also runs under the CUDA simulator,
 ``NUMBA_ENABLE_CUDASIM=1``), ``"numpy"`` (the plain vectorised reference of the same scheme,
 :mod:`workflows.tsunami.reference`, slow, for tests and the benchmark baseline) and
 ``"auto"`` (GPU when numba.cuda sees a device, else CPU). CPU and GPU run the same float64
