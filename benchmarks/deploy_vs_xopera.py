@@ -7,13 +7,17 @@ Templates (generated into a temporary directory, identical playbooks for both to
 Each operation runs one real Ansible ``shell`` task that writes a file and returns a value via
 ``set_stats``; the file contents are checked after every deploy of both tools.
 
-Ours is measured through ``tosca deploy`` (a subprocess, like xOpera's CLI) when the CLI can
-deploy, else through ``AnsibleExecutor`` driven level by level in this process (labelled
-``executor-driver`` in the output). xOpera comes from ``.venv-xopera`` (scripts/xopera-venv.sh).
+Ours is measured twice, with each playbook executor: ``ours`` (the default warm Ansible
+processes) and ``ours_runner`` (``--ansible runner``: one ansible-runner run per batch), through
+``tosca deploy`` (a subprocess, like xOpera's CLI) when the CLI can deploy, else through the
+executor driven level by level in this process (labelled ``executor-driver`` in the output).
+xOpera comes from ``.venv-xopera`` (scripts/xopera-venv.sh). The three alternate each round.
 
     .venv/bin/python benchmarks/deploy_vs_xopera.py [--rounds N] [--fan-rounds N] [--workers N]
+        [--skip-xopera] [--skip-runner]
 
-Last output line: one JSON object with medians (seconds) and ratios ours / xOpera.
+Last output line: one JSON object with medians (seconds), ratios to xOpera, the runner /
+warm ratio and the load average.
 """
 
 from __future__ import annotations
@@ -188,10 +192,18 @@ def cli_can_deploy() -> bool:
     return probe.returncode == 0
 
 
-def run_ours_cli(project: Path, workers: int) -> float:
+def run_ours_cli(project: Path, workers: int, ansible: str = "warm") -> float:
     t0 = time.perf_counter()
     subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "tosca"), "deploy", "service.yaml", "--workspace", "ws"],
+        [
+            str(ROOT / ".venv" / "bin" / "tosca"),
+            "deploy",
+            "service.yaml",
+            "--workspace",
+            "ws",
+            "--ansible",
+            ansible,
+        ],
         cwd=project,
         check=True,
         capture_output=True,
@@ -200,15 +212,23 @@ def run_ours_cli(project: Path, workers: int) -> float:
     return time.perf_counter() - t0
 
 
-def run_ours_driver(kind: str, project: Path, out_dir: Path, workers: int) -> float:
-    """Level-by-level through AnsibleExecutor: each level is one batch of ready operations."""
+def run_ours_driver(
+    kind: str, project: Path, out_dir: Path, workers: int, ansible: str = "warm"
+) -> float:
+    """Level-by-level through an executor: each level is one batch of ready operations."""
     from orchestrator.executors.ansible import AnsibleExecutor
+    from orchestrator.executors.ansible_runner_exec import AnsibleRunnerExecutor
     from orchestrator.executors.base import SUCCEEDED, OperationRequest
 
     t0 = time.perf_counter()
     outputs: dict[tuple[str, str], str] = {}
     nodes = _nodes(kind)
-    with AnsibleExecutor(template_dir=project, forks=workers, max_workers=1) as executor:
+    chosen: AnsibleExecutor | AnsibleRunnerExecutor
+    if ansible == "runner":
+        chosen = AnsibleRunnerExecutor(template_dir=project, forks=workers)
+    else:
+        chosen = AnsibleExecutor(template_dir=project, forks=workers, max_workers=1)
+    with chosen as executor:
         executor.prestart()
         levels: list[list[tuple[str, str | None, str]]] = []
         if kind == "chain":
@@ -243,10 +263,14 @@ def main() -> None:
     parser.add_argument("--fan-rounds", type=int, default=2, help="rounds of the fan case")
     parser.add_argument("--workers", type=int, default=4, help="parallelism for both tools")
     parser.add_argument("--driver", action="store_true", help="measure ours via the executor")
+    parser.add_argument("--skip-xopera", action="store_true", help="only ours (development)")
+    parser.add_argument("--skip-runner", action="store_true", help="no ansible-runner column")
     args = parser.parse_args()
 
+    tools = ["ours"] + ([] if args.skip_runner else ["ours_runner"])
+    tools += [] if args.skip_xopera else ["xopera"]
     opera = ROOT / ".venv-xopera" / "bin" / "opera"
-    if not opera.exists():
+    if not args.skip_xopera and not opera.exists():
         print("installing xOpera 0.7.0 into .venv-xopera (scripts/xopera-venv.sh)", flush=True)
         subprocess.run(["bash", str(ROOT / "scripts" / "xopera-venv.sh")], check=True, timeout=1800)
     mode = "executor-driver" if args.driver or not cli_can_deploy() else "tosca-deploy-cli"
@@ -256,30 +280,48 @@ def main() -> None:
         f"xOpera: opera deploy -w {args.workers}",
         flush=True,
     )
-    figures: dict[str, object] = {"ours_mode": mode, "xopera_workers": args.workers}
+    figures: dict[str, object] = {
+        "ours_mode": mode,
+        "xopera_workers": args.workers,
+        "load_avg_before": [round(x, 2) for x in os.getloadavg()],
+    }
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
         base = Path(tmp)
         for kind, rounds in (("chain", args.rounds), ("fan", args.fan_rounds)):
-            times: dict[str, list[float]] = {"ours": [], "xopera": []}
+            times: dict[str, list[float]] = {tool: [] for tool in tools}
             for r in range(rounds):
-                order = ("xopera", "ours") if r % 2 else ("ours", "xopera")
+                order = tools[r % len(tools) :] + tools[: r % len(tools)]  # rotate: alternate
                 for tool in order:
                     project, out_dir = prepare(base, tool, kind)
+                    ansible = "runner" if tool == "ours_runner" else "warm"
                     if tool == "xopera":
                         elapsed = run_xopera(opera, project, args.workers)
                     elif mode == "tosca-deploy-cli":
-                        elapsed = run_ours_cli(project, args.workers)
+                        elapsed = run_ours_cli(project, args.workers, ansible)
                     else:
-                        elapsed = run_ours_driver(kind, project, out_dir, args.workers)
+                        elapsed = run_ours_driver(kind, project, out_dir, args.workers, ansible)
                     check_outputs(kind, out_dir)
                     times[tool].append(elapsed)
                     print(f"{kind} round {r + 1}: {tool} {elapsed:.2f} s", flush=True)
-            ours = statistics.median(times["ours"])
-            xopera = statistics.median(times["xopera"])
-            figures[f"{kind}_ours_s"] = round(ours, 3)
-            figures[f"{kind}_xopera_s"] = round(xopera, 3)
-            figures[f"{kind}_ratio"] = round(ours / xopera, 4)
-            print(f"{kind}: ours {ours:.2f} s, xOpera {xopera:.2f} s, ratio {ours / xopera:.3f}")
+            medians = {tool: statistics.median(values) for tool, values in times.items()}
+            line = f"{kind}:"
+            for tool, value in medians.items():
+                figures[f"{kind}_{tool}_s"] = round(value, 3)
+                line += f" {tool} {value:.2f} s"
+            xopera = medians.get("xopera")
+            if xopera:
+                figures[f"{kind}_ratio"] = round(medians["ours"] / xopera, 4)
+                line += f", ratio ours/xOpera {medians['ours'] / xopera:.3f}"
+                if "ours_runner" in medians:
+                    ratio = medians["ours_runner"] / xopera
+                    figures[f"{kind}_runner_ratio"] = round(ratio, 4)
+                    line += f", ours_runner/xOpera {ratio:.3f}"
+            if "ours_runner" in medians:
+                figures[f"{kind}_runner_vs_warm"] = round(
+                    medians["ours_runner"] / medians["ours"], 3
+                )
+            print(line, flush=True)
+    figures["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(figures))
 
 
