@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -62,25 +63,27 @@ def submit(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
             if json.loads(f.read_text())["token"] == token:
                 ctx.log("INFO", f"found job {f.stem} submitted before the interruption")
                 return {"TOSCA_JOB_ID": f.stem}
-    n = 1
-    while True:
-        try:
-            fd = os.open(_job_file(jobs, str(n)), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            n += 1
-    with os.fdopen(fd, "w") as fh:
-        json.dump(
+    # Submitting is one atomic act, as sbatch is: the job file appears whole or not at all
+    # (written aside, then hard-linked into place; the link fails if that id is taken).
+    staged = jobs / f".submit-{os.getpid()}-{threading.get_ident()}"
+    staged.write_text(
+        json.dumps(
             {
                 "token": token,
                 "submitted_at": time.time(),
                 "duration": float(inputs.get("duration", 0.3)),
                 "state": "QUEUED",
-            },
-            fh,
+            }
         )
-        fh.flush()
-        os.fsync(fh.fileno())
+    )
+    n = 1
+    while True:
+        try:
+            os.link(staged, _job_file(jobs, str(n)))
+            break
+        except FileExistsError:
+            n += 1
+    staged.unlink()
     _append(jobs / "submissions", f"{n} {token}")
     marker = os.environ.get("RESUME_OPS_KILL_IN_SUBMIT")
     if marker and not Path(marker).exists():
