@@ -462,6 +462,8 @@ class AnsibleRunnerExecutor:
                 forks=self.forks,
                 quiet=True,
                 suppress_env_files=True,
+                # How often runner polls the cancel callback while Ansible is silent (5 s).
+                settings={"pexpect_timeout": 0.2},
                 event_handler=batch.event,
                 cancel_callback=batch.cancelled,
                 timeout=int(hard) + 1 if hard else None,

@@ -282,3 +282,53 @@ def test_cli_deploy_with_ansible_runner_chains_outputs(project: Path, tmp_path: 
             assert secret.encode() not in path.read_bytes(), path
     bad = tosca("deploy", "chain.yaml", "--ansible", "nope", "-n", "other")
     assert bad.returncode != 0 and "unknown Ansible executor 'nope'" in bad.stdout + bad.stderr
+
+
+# -- a remote site over SSH: the loopback sshd of scripts/sshd-up.sh -------------------------
+
+SSHD_DIR = Path(os.environ.get("TOSCA_SSHD_DIR", "/var/lib/tosca-test"))
+SSHD_PORT = int(os.environ.get("TOSCA_SSHD_PORT", "2222"))
+SSHD_USER = os.environ.get("TOSCA_SSHD_USER", "toscauser")
+WHOAMI = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: id -un
+      register: who
+    - set_stats:
+        data: {user: "{{ who.stdout }}", greeting: "{{ greeting }}"}
+"""
+
+
+@pytest.mark.ssh
+def test_ssh_site_with_trusted_key_and_unknown_key_refused(tmp_path: Path):
+    from orchestrator.executors.base import HostSpec
+    from orchestrator.executors.ssh import trust_host
+
+    if not (SSHD_DIR / "ssh_host_ed25519_key.pub").exists():
+        pytest.fail("the loopback sshd is not set up: run scripts/sshd-up.sh")
+    playbook = tmp_path / "whoami.yaml"
+    playbook.write_text(WHOAMI)
+    trusted, empty = tmp_path / "known_hosts", tmp_path / "known_hosts_empty"
+    key = (SSHD_DIR / "ssh_host_ed25519_key.pub").read_text().split()
+    trust_host(trusted, "127.0.0.1", SSHD_PORT, f"{key[0]} {key[1]}")
+    empty.write_text("")
+
+    def request(step: str, known_hosts: Path) -> OperationRequest:
+        host = HostSpec(
+            name="site", connection="ssh", address="127.0.0.1", port=SSHD_PORT, user=SSHD_USER,
+            private_key_file=str(SSHD_DIR / "id_ed25519"), known_hosts_file=str(known_hosts),
+        )  # fmt: skip
+        return OperationRequest(
+            step, "site", "Standard", "configure", str(playbook), {"greeting": "hello"}, host=host
+        )
+
+    ex = AnsibleRunnerExecutor()
+    ok, refused = ex.run_batch(
+        [request("a.Standard.configure", trusted), request("b.Standard.configure", empty)]
+    )
+    assert ex.runs == 1
+    assert ok.status == SUCCEEDED, ok.log
+    assert ok.outputs == {"user": SSHD_USER, "greeting": "hello"}
+    assert refused.status == FAILED
+    assert "unreachable" in (refused.error or "") and "host key" in (refused.error or "")
