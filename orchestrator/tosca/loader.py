@@ -158,9 +158,15 @@ def _type_values(
     for name, d in defs.items():
         if name in given:
             value, err = coerce_input(reg, name, d.type, given[name])
-            errors = [err] if err else []
-            errors += check_value(reg, value, d.type, d.entry_schema, f"{what} '{name}'")
-            errors += check_constraints(value, d.constraints, f"{what} '{name}'")
+            # A value that is not even of the declared type gets that one message; type and
+            # constraint checks on it would only repeat the same complaint.
+            errors = (
+                [err]
+                if err
+                else check_value(reg, value, d.type, d.entry_schema, f"{what} '{name}'")
+            )
+            if not errors:
+                errors = check_constraints(value, d.constraints, f"{what} '{name}'")
             if errors:
                 raise UsageError("; ".join(errors))
             values[name] = value
