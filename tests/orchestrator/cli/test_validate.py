@@ -86,7 +86,10 @@ def test_inputs_are_typed_and_checked(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     bad = invoke("validate", str(TSUNAMI), "-i", "scenarios=lots")
     assert bad.exit_code == 2
-    assert "input 'scenarios'" in bad.stderr
+    # One clear message, not the same complaint from the type and constraint checks too.
+    assert bad.stderr.strip() == "error: input 'scenarios': 'lots' is not a valid integer"
+    out_of_range = invoke("validate", str(TSUNAMI), "-i", "scenarios=0")
+    assert out_of_range.exit_code == 2 and "0 is not in range [1, 1000]" in out_of_range.stderr
     unknown = invoke("validate", str(TSUNAMI), "-i", "nope=1")
     assert unknown.exit_code == 2 and "unknown input(s): nope" in unknown.stderr
 
