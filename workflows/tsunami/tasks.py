@@ -64,7 +64,9 @@ def collect_hysea(run: Any, pois: Any, exit_code: Any):
     return read_scenario_output(run, pois, exit_code)
 
 
-@task(acc=COMMUTATIVE)
+# priority: a finished scenario is folded in before the next scenario starts, so the first
+# (preliminary) forecast is out as early as possible on a busy node.
+@task(acc=COMMUTATIVE, priority=True)
 def accumulate(acc: ForecastAccumulator, result: ScenarioResult | None, output: str,
                bathy_path: str, event: Any, pois: Any) -> None:  # fmt: skip
     """Fold ``result`` into ``acc`` and rewrite the preliminary products (the map and grids
