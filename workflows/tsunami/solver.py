@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import types
 from collections.abc import Callable, Sequence
@@ -220,6 +221,18 @@ _CPU: dict[bool, dict] = {}
 PARALLEL_MIN_CELLS = 40_000
 
 
+def _cores_are_free() -> bool:
+    """True when the machine has a core to spare beyond the one this run uses (1-minute
+    load average <= cores - 1). Measured on 2 shared cores: with other work running, the
+    threaded step (a global time-step reduction, so a barrier, every step) waits a
+    scheduler tick for a preempted worker and runs 2-5x slower than one thread."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return True
+    return load <= (os.cpu_count() or 1) - 1
+
+
 def cpu_kernels(parallel: bool = True) -> dict:
     """The numba CPU build, multi-threaded (``prange``) or serial; compiled lazily and cached
     on disk by numba (``cache=True``), so only the first run on a machine pays the compile."""
@@ -299,7 +312,11 @@ class _CpuBackend:
 
     def __init__(self, arrays: dict[str, np.ndarray], threads: int | None = None):
         cells = arrays["h"].size
-        parallel = threads != 1 and (threads is not None or cells >= PARALLEL_MIN_CELLS)
+        # Results are bit-identical whatever the thread count (each face has one formula and
+        # the time step is a maximum), so this choice only affects speed.
+        parallel = threads != 1 and (
+            threads is not None or (cells >= PARALLEL_MIN_CELLS and _cores_are_free())
+        )
         nbands = 1
         if parallel:
             import numba
@@ -413,7 +430,8 @@ def simulate(
     series, sampled every ``poi_interval`` seconds (default: every ``save_interval`` or 60 s).
     ``progress(t, steps)`` is called at each snapshot. ``threads``: CPU threads (1 = the
     serial kernels, as ensemble workers use; None = all numba threads on grids of at least
-    PARALLEL_MIN_CELLS cells, one thread below).
+    PARALLEL_MIN_CELLS cells when the machine has idle cores, else one thread). The result
+    does not depend on the thread count.
     """
     config = config or SolverConfig()
     mesh = Mesh.build(x, y, spherical)
