@@ -501,6 +501,7 @@ class AnsibleRunnerExecutor:
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
             "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+            "ANSIBLE_INVENTORY_ENABLED": "yaml",  # the only inventory source we write
             **_strategy_env(self._strategy_for(len(ops))),
             **self.env,
         }
