@@ -7,6 +7,7 @@ are not (a 4xx will not get better, a 5xx is reported so the engine's retry poli
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -17,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from orchestrator.errors import JobError, OperationTimeout, ServiceError
+from orchestrator.errors import ExecutionError, JobError, OperationTimeout, ServiceError
 from orchestrator.jobs import JobStatus
 
 if TYPE_CHECKING:
     from orchestrator.executors.native import NativeContext
 
-__all__ = ["ServiceClient", "poll_job"]
+__all__ = ["ServiceClient", "poll_job", "submit_and_wait"]
 
 _SNIPPET = 300
 
@@ -177,3 +178,39 @@ def poll_job(
         if ctx.cancel.wait(min(delay, max(0.0, deadline - now))):
             raise JobError("cancelled while waiting for the job")
         delay = min(delay * 1.5, max_delay)
+
+
+NativeOp = Callable[["NativeContext", dict[str, Any]], dict[str, Any]]
+
+
+def submit_and_wait(
+    ctx: NativeContext,
+    inputs: dict[str, Any],
+    *,
+    submit: NativeOp,
+    run: NativeOp,
+    timeout: float,
+    cancel: NativeOp | None = None,
+) -> dict[str, Any]:
+    """Standard mode of a Runnable service job: ``submit``, then poll ``run`` until it ends.
+
+    Returns the submit outputs merged with the final ``run`` outputs. When the wait is
+    cancelled (``ctx.cancel``) or times out, ``cancel`` (if the service has one) is called on
+    the job, best effort, before the error propagates.
+    """
+    submitted = submit(ctx, inputs)
+    job = {**inputs, "TOSCA_JOB_ID": submitted["TOSCA_JOB_ID"]}
+
+    def status_of() -> tuple[JobStatus, dict[str, Any]]:
+        answer = run(ctx, job)
+        return JobStatus(answer["TOSCA_JOB_STATUS"]), answer
+
+    try:
+        final = poll_job(ctx, status_of, timeout=timeout)
+    except ExecutionError as exc:
+        stopping = ctx.should_stop() or isinstance(exc, OperationTimeout)
+        if cancel is not None and stopping:
+            with contextlib.suppress(ExecutionError, ServiceError):
+                cancel(ctx, job)
+        raise
+    return {**submitted, **final}

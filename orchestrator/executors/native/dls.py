@@ -23,7 +23,6 @@ operations run the built-in data mover synchronously in ``submit`` (the job id i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import uuid
@@ -31,15 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import (
-    ExecutionError,
     JobError,
-    OperationTimeout,
-    ServiceError,
     UsageError,
 )
 from orchestrator.executors import datamover
 from orchestrator.executors.native import NativeContext
-from orchestrator.executors.native._http import ServiceClient, poll_job
+from orchestrator.executors.native._http import ServiceClient, submit_and_wait
 from orchestrator.jobs import JobStatus
 
 __all__ = ["AIRFLOW_STATES", "cancel", "run", "start", "submit"]
@@ -219,22 +215,8 @@ def cancel(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
 
 def start(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
     """Standard mode: submit, then poll until the DAG run ends (cancelled on ctx.cancel)."""
-    s = _settings(ctx, inputs)
-    submitted = submit(ctx, inputs)
-    job = {**inputs, "TOSCA_JOB_ID": submitted["TOSCA_JOB_ID"]}
-
-    def status_of() -> tuple[JobStatus, dict[str, Any]]:
-        answer = run(ctx, job)
-        return JobStatus(answer["TOSCA_JOB_STATUS"]), answer
-
-    try:
-        final = poll_job(ctx, status_of, timeout=float(s.get("timeout", 3600)))
-    except ExecutionError as exc:
-        if ctx.should_stop() or isinstance(exc, OperationTimeout):
-            with contextlib.suppress(ExecutionError, ServiceError):
-                cancel(ctx, job)
-        raise
-    return {**submitted, **final}
+    timeout = float(_settings(ctx, inputs).get("timeout", 3600))
+    return submit_and_wait(ctx, inputs, submit=submit, run=run, cancel=cancel, timeout=timeout)
 
 
 def _move(ctx: NativeContext, s: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.errors import JobError, UsageError
 from orchestrator.executors.native import NativeContext
-from orchestrator.executors.native._http import ServiceClient, poll_job
+from orchestrator.executors.native._http import ServiceClient, submit_and_wait
 from orchestrator.jobs import JobStatus
 
 __all__ = ["BUILD_STATES", "cancel", "run", "start", "submit"]
@@ -154,13 +154,6 @@ def cancel(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
 
 def start(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
     """Standard mode: submit, then poll until the build ends and the image is downloaded."""
-    s = _settings(ctx, inputs)
-    submitted = submit(ctx, inputs)
-    job = {**inputs, "TOSCA_JOB_ID": submitted["TOSCA_JOB_ID"]}
-
-    def status_of() -> tuple[JobStatus, dict[str, Any]]:
-        answer = run(ctx, job)
-        return JobStatus(answer["TOSCA_JOB_STATUS"]), answer
-
-    final = poll_job(ctx, status_of, timeout=float(s.get("timeout", 3600)))
-    return {**submitted, **final}
+    timeout = float(_settings(ctx, inputs).get("timeout", 3600))
+    # No cancel: the service cannot stop a build.
+    return submit_and_wait(ctx, inputs, submit=submit, run=run, timeout=timeout)
