@@ -48,7 +48,7 @@ def _serve(rfd: int, wfd: int) -> None:
     import cloudpickle
 
     from workflows.runtime.alias import install_pycompss_alias
-    from workflows.runtime.execution import HOST, run_python
+    from workflows.runtime.execution import HOST, failure, run_python
     from workflows.runtime.model import Outcome
 
     install_pycompss_alias()
@@ -66,13 +66,7 @@ def _serve(rfd: int, wfd: int) -> None:
         try:
             spec, args, kwargs, inout_names, env = pickle.loads(frame)
         except Exception as exc:  # noqa: BLE001 - reported as the task's failure
-            outcome = Outcome(
-                ok=False,
-                error=f"cannot load the task in the worker: {exc!r}",
-                host=HOST,
-                started=started,
-                ended=time.time(),
-            )
+            outcome = failure(f"cannot load the task in the worker: {exc!r}", started)
         else:
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)

@@ -22,6 +22,7 @@ from workflows.runtime.model import Outcome, TaskSpec
 
 __all__ = [
     "HOST",
+    "failure",
     "bind_arguments",
     "build_command",
     "gpu_environment",
@@ -34,6 +35,11 @@ __all__ = [
 
 HOST = socket.gethostname()
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def failure(error: str, started: float, **extra: Any) -> Outcome:
+    """A failed attempt on this host, ending now (``extra``: timed_out, detail, ...)."""
+    return Outcome(ok=False, error=error, host=HOST, started=started, ended=time.time(), **extra)
 
 
 def shape_values(spec: TaskSpec, result: Any) -> tuple[Any, ...]:
@@ -64,7 +70,7 @@ def bind_arguments(spec: TaskSpec, args: tuple, kwargs: dict) -> dict[str, Any]:
     return bound
 
 
-def _failure(exc: BaseException, started: float) -> Outcome:
+def _exception_outcome(exc: BaseException, started: float) -> Outcome:
     return Outcome(
         ok=False,
         # A COMPSsException is re-raised at the group barrier with its own message.
@@ -85,7 +91,7 @@ def run_python(spec: TaskSpec, args: tuple, kwargs: dict, inout_names: tuple[str
             result = spec.fn(*args, **kwargs)
         values = shape_values(spec, result)
     except (Exception, SystemExit) as exc:  # every task failure is data, sys.exit() too
-        return _failure(exc, started)
+        return _exception_outcome(exc, started)
     inout: dict[str, Any] = {}
     if inout_names:
         bound = bind_arguments(spec, args, kwargs)
@@ -175,33 +181,22 @@ def run_command(
     try:
         argv = build_command(spec, args, kwargs)
     except Exception as exc:  # noqa: BLE001
-        return _failure(exc, started)
+        return _exception_outcome(exc, started)
     workdir = spec.options.get("working_dir") or None
     try:
         proc = subprocess.Popen(
             argv, cwd=workdir, env={**os.environ, **(env or {})}, start_new_session=True
         )
     except OSError as exc:
-        return Outcome(
-            ok=False,
-            error=f"cannot start {argv[0]!r}: {exc.strerror or exc}",
-            host=HOST,
-            started=started,
-            ended=time.time(),
-        )
+        return failure(f"cannot start {argv[0]!r}: {exc.strerror or exc}", started)
     if on_start:
         on_start(proc)
     try:
         code = proc.wait(timeout=timeout or None)
     except subprocess.TimeoutExpired:
         kill_process_group(proc)
-        return Outcome(
-            ok=False,
-            error=f"time_out of {timeout:g} s expired; {argv[0]} killed",
-            timed_out=True,
-            host=HOST,
-            started=started,
-            ended=time.time(),
+        return failure(
+            f"time_out of {timeout:g} s expired; {argv[0]} killed", started, timed_out=True
         )
     ended = time.time()
     # Anything the program left running in its group goes with it.

@@ -34,6 +34,7 @@ from workflows.runtime.config import RuntimeConfig
 from workflows.runtime.exceptions import ConstraintError
 from workflows.runtime.execution import (
     HOST,
+    failure,
     gpu_environment,
     kill_process_group,
     run_command,
@@ -285,13 +286,7 @@ class LocalBackend:
         except Exception as exc:  # noqa: BLE001
             self._report(
                 task,
-                Outcome(
-                    ok=False,
-                    error=f"cannot pickle the task: {exc!r}",
-                    host=HOST,
-                    started=started,
-                    ended=time.time(),
-                ),
+                failure(f"cannot pickle the task: {exc!r}", started),
             )
             return
         worker = self._take_worker(env, fresh)

@@ -19,8 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     import cloudpickle
 
     from workflows.runtime.alias import install_pycompss_alias
-    from workflows.runtime.execution import HOST, run_command, run_python
-    from workflows.runtime.model import Outcome
+    from workflows.runtime.execution import failure, run_command, run_python
 
     install_pycompss_alias()
     started = time.time()
@@ -41,25 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             outcome = run_python(spec, args, kwargs, inout)
     except Exception as exc:  # noqa: BLE001 - reported as the task's failure
-        outcome = Outcome(
-            ok=False,
-            error=f"cannot run the task in the Slurm job: {exc!r}",
-            host=HOST,
-            started=started,
-            ended=time.time(),
-        )
+        outcome = failure(f"cannot run the task in the Slurm job: {exc!r}", started)
     try:
         data = cloudpickle.dumps(outcome)
     except Exception as exc:  # noqa: BLE001
-        data = cloudpickle.dumps(
-            Outcome(
-                ok=False,
-                error=f"result cannot be pickled: {exc!r}",
-                host=HOST,
-                started=started,
-                ended=time.time(),
-            )
-        )
+        data = cloudpickle.dumps(failure(f"result cannot be pickled: {exc!r}", started))
     tmp = f"{dst}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)
