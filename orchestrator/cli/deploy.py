@@ -10,26 +10,12 @@ from typing import TYPE_CHECKING
 import typer
 
 from orchestrator.cli.common import OutputFormat, collect_inputs, emit_json, handle_errors
-from orchestrator.cli.progress import WORKSPACE_HELP, make_service, run_command
+from orchestrator.cli.progress import ANSIBLE_HELP, WORKSPACE_HELP, make_service, run_command
 
 if TYPE_CHECKING:
-    from orchestrator.service import Service
+    pass
 
-__all__ = ["ANSIBLE_HELP", "register", "select_ansible"]
-
-ANSIBLE_HELP = (
-    "Playbook executor: 'warm' (warm Ansible processes, fastest) or 'runner' "
-    "(ansible-runner, one run per batch, artifacts kept). Default: $TOSCA_ANSIBLE or warm."
-)
-
-
-def select_ansible(service: Service, choice: str | None) -> str:
-    """Set the service's playbook executor from ``--ansible`` / ``$TOSCA_ANSIBLE``."""
-    from orchestrator.service import ansible_engine
-
-    service.ansible = ansible_engine(choice)
-    return service.ansible
-
+__all__ = ["register"]
 
 # A playbook implementation, or the profile's Environment (configured by a playbook).
 _ANSIBLE_HINT = re.compile(
@@ -84,8 +70,8 @@ def register(app: typer.Typer) -> None:
         is finished by running the same command with --resume.
         """
         with handle_errors():
-            service = make_service(workspace, retries=retries)
-            engine = select_ansible(service, ansible)
+            service = make_service(workspace, retries=retries, ansible=ansible)
+            engine = service.ansible
             given = collect_inputs(inputs_file, inputs)
             if dry_run:
                 from orchestrator.cli.plan import plan_text

@@ -28,6 +28,7 @@ __all__ = [
     "outcome_dict",
     "run_command",
     "Progress",
+    "ANSIBLE_HELP",
     "WORKSPACE_HELP",
     "cancel_on_sigint",
     "exit_for",
@@ -39,6 +40,11 @@ __all__ = [
 WORKSPACE_HELP = "State directory (default: $TOSCA_WORKSPACE or ./.tosca)."
 # TEST-ONLY fault injection: SIGKILL this process after N committed state transitions.
 KILL_ENV = "TOSCA_TEST_KILL_AFTER_TRANSITIONS"
+
+ANSIBLE_HELP = (
+    "Playbook executor: 'warm' (warm Ansible processes, fastest) or 'runner' "
+    "(ansible-runner, one run per batch, artifacts kept). Default: $TOSCA_ANSIBLE or warm."
+)
 
 
 def workspace_default() -> str:
@@ -57,8 +63,9 @@ def _configure_logging(debug: bool) -> None:
         root.addHandler(logging.NullHandler())
 
 
-def make_service(workspace: str | None, *, retries: int = 0) -> Service:
-    """The service for a command; ``retries`` extra attempts per failed operation."""
+def make_service(workspace: str | None, *, retries: int = 0, ansible: str | None = None) -> Service:
+    """The service for a command; ``retries`` extra attempts per failed operation,
+    ``ansible`` the playbook executor (``--ansible``, else ``$TOSCA_ANSIBLE``, else warm)."""
     from orchestrator.engine.policies import EngineConfig, RetryPolicy
     from orchestrator.service import Service
 
@@ -69,6 +76,7 @@ def make_service(workspace: str | None, *, retries: int = 0) -> Service:
         config=EngineConfig(retry=RetryPolicy(max_attempts=1 + max(0, retries))),
         debug=bool(os.environ.get("TOSCA_DEBUG")),
         kill_after_transitions=int(kill) if kill and kill.isdigit() else None,
+        ansible=ansible,
     )
 
 

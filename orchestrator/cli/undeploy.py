@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 
 from orchestrator.cli.common import OutputFormat, collect_inputs, handle_errors
-from orchestrator.cli.deploy import ANSIBLE_HELP, select_ansible
-from orchestrator.cli.progress import WORKSPACE_HELP, make_service, run_command
+from orchestrator.cli.progress import ANSIBLE_HELP, WORKSPACE_HELP, make_service, run_command
 
 __all__ = ["register"]
 
@@ -35,8 +34,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the uninstall workflow of a deployment (stop, delete, in reverse order)."""
         with handle_errors():
-            service = make_service(workspace)
-            select_ansible(service, ansible)
+            service = make_service(workspace, ansible=ansible)
             given = collect_inputs(None, inputs)
             run_command(
                 f"undeploy {deployment or ''}".strip(),

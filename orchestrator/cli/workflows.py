@@ -12,8 +12,7 @@ from orchestrator.cli.common import (
     emit_json,
     handle_errors,
 )
-from orchestrator.cli.deploy import ANSIBLE_HELP, select_ansible
-from orchestrator.cli.progress import WORKSPACE_HELP, make_service, run_command
+from orchestrator.cli.progress import ANSIBLE_HELP, WORKSPACE_HELP, make_service, run_command
 
 __all__ = ["register"]
 
@@ -64,8 +63,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a workflow, follow it live and print its outcome (Ctrl-C cancels it)."""
         with handle_errors():
-            service = make_service(workspace, retries=retries)
-            select_ansible(service, ansible)
+            service = make_service(workspace, retries=retries, ansible=ansible)
             given = collect_inputs(inputs_file, inputs)
             run_command(
                 f"workflow {name}",
