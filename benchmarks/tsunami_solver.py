@@ -139,7 +139,11 @@ def main() -> None:
     simulate(b.z, b.lon, b.lat, 1e9, deformation=uz, max_steps=2, threads=1)
     numpy_rate = rate("numpy", b, uz, 20, args.repeat)
     log(f"numpy reference: {numpy_rate / 1e6:.2f} M cell updates/s")
-    numba_rate = rate("cpu", b, uz, 500, args.repeat)
+    # Explicit thread counts: the solver's own default (``threads=None``) falls back to one
+    # thread when the load average says another process holds a core, which would make this
+    # figure depend on whatever ran just before.
+    nthreads = numba.get_num_threads()
+    numba_rate = rate("cpu", b, uz, 500, args.repeat, threads=nthreads)
     log(f"numba parallel:  {numba_rate / 1e6:.2f} M cell updates/s")
     serial_rate = rate("cpu", b, uz, 500, args.repeat, threads=1)
     log(f"numba 1 thread:  {serial_rate / 1e6:.2f} M cell updates/s")
@@ -165,7 +169,7 @@ def main() -> None:
         duration = 60.0 * args.minutes
         t = time.perf_counter()
         r = simulate(b.z, b.lon, b.lat, duration, deformation=uz,
-                     threads=None if numba_rate >= serial_rate else 1)  # fmt: skip
+                     threads=nthreads if numba_rate >= serial_rate else 1)  # fmt: skip
         wall = time.perf_counter() - t
         result.update({
             "simulated_s": duration, "wall_s": round(wall, 2), "steps": r.steps,

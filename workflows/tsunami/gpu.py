@@ -33,6 +33,8 @@ _DEVICE_FUNCS = (
     "rcbrt",
     "face_flux",
     "flux_divergence",
+    "sponge_clip",
+    "friction_rate",
     "cell_sources",
     "finish_cell",
     "update_cell",

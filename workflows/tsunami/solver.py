@@ -52,6 +52,8 @@ _CPU_KERNELS = (
     "rcbrt",
     "face_flux",
     "flux_divergence",
+    "sponge_clip",
+    "friction_rate",
     "cell_sources",
     "finish_cell",
     "velocities_row",
@@ -70,10 +72,10 @@ class SolverConfig:
     """Numerical settings (defaults: Tsunami-HySEA's typical ones).
 
     cfl: Courant number (<= 0.5 keeps the depth non-negative); dry_eps: depth (m) below which
-    a cell is dry; manning: Manning coefficient (s m^-1/3, 0 disables friction); g: gravity
-    (m/s^2); boundary: ``"open"`` (zero-gradient + sponge) or ``"wall"`` (reflecting);
-    sponge_cells: width of the sponge layer at open boundaries; arrival_threshold: |eta -
-    eta_initial| (m) that marks the wave's arrival.
+    a cell is dry (1e-12 to 1); manning: Manning coefficient (s m^-1/3, 0 disables
+    friction); g: gravity (m/s^2); boundary: ``"open"`` (zero-gradient + sponge) or
+    ``"wall"`` (reflecting); sponge_cells: width of the sponge layer at open boundaries;
+    arrival_threshold: |eta - eta_initial| (m) that marks the wave's arrival.
     """
 
     cfl: float = 0.5
@@ -89,6 +91,9 @@ class SolverConfig:
             raise ValueError(f"cfl must be in (0, 1], got {self.cfl}")
         if self.boundary not in ("open", "wall"):
             raise ValueError(f"boundary must be 'open' or 'wall', got {self.boundary!r}")
+        # The friction kernel's cube root (``_scheme.rcbrt``) is exact from 2**-45 m up.
+        if not 1e-12 <= self.dry_eps <= 1.0:
+            raise ValueError(f"dry_eps must be in [1e-12, 1] m, got {self.dry_eps}")
 
 
 @dataclass(frozen=True)

@@ -179,3 +179,22 @@ def test_results_do_not_depend_on_the_thread_count():
     assert one.steps == two.steps > 20
     for name in ("h", "hu", "hv", "max_height", "arrival_times"):
         np.testing.assert_array_equal(getattr(one, name), getattr(two, name), err_msg=name)
+
+
+def test_friction_cube_root_is_exact_to_round_off_over_its_whole_range():
+    from workflows.tsunami._scheme import rcbrt
+    from workflows.tsunami.solver import cpu_kernels
+
+    compiled = cpu_kernels(parallel=False)["rcbrt"]
+    depths = np.concatenate([2.0 ** np.linspace(-45.0, 50.999, 4001), [1e-12, 5e-3, 8.0, 11e3]])
+    exact = np.cbrt(depths)
+    for fn in (rcbrt, compiled):
+        rel = np.array([abs(fn(float(x)) * c - 1.0) for x, c in zip(depths, exact, strict=True)])
+        assert rel.max() < 4e-15
+
+
+def test_dry_depth_threshold_outside_the_kernels_range_is_refused():
+    with pytest.raises(ValueError, match="dry_eps"):
+        SolverConfig(dry_eps=0.0)
+    with pytest.raises(ValueError, match="dry_eps"):
+        SolverConfig(dry_eps=1e-20)
