@@ -5,11 +5,11 @@ Ansible's strategies hand every (host, task) to ``StrategyBase._queue_task``, wh
 the strategy's final queue. With a warm worker whose heap is large, the fork, the child's
 fresh mitogen connection to the multiplexer and the result's trip back cost more than the
 task itself: an operation of two tasks (``shell`` + ``set_stats``) took ~110 ms with a fork
-per task, ~45 ms in-process (measured, one worker, local connection). ``install()`` replaces ``_queue_task`` in
-this process with one that runs the same ``TaskExecutor`` here, in the calling (main) thread,
-and sends its result through the same final queue, so the strategy, the callbacks,
-``register``, ``set_stats``, failures, ``ignore_errors`` and ``until`` / retries see exactly
-what a worker fork would have sent.
+per task, ~45 ms in-process (measured, one worker, local connection). ``install()``
+replaces ``_queue_task`` in this process with one that runs the same ``TaskExecutor`` here,
+in the calling (main) thread, and sends its result through the same final queue, so the
+strategy, the callbacks, ``register``, ``set_stats``, failures, ``ignore_errors`` and
+``until`` / retries see exactly what a worker fork would have sent.
 
 What a fork gave for free is done explicitly:
 
@@ -30,13 +30,22 @@ over two worker processes to use two cores.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["install", "installed"]
+__all__ = ["install", "installed", "wait_before_next_task"]
 
 logger = logging.getLogger(__name__)
 
 _installed = False
+# Called (once each) before the next task runs: start-up work running in the background
+# that a task must not overlap (see mitogen_tuning.preconnect_local).
+_before_next_task: list[Callable[[], None]] = []
+
+
+def wait_before_next_task(wait: Callable[[], None]) -> None:
+    """Run ``wait`` (e.g. a background thread's ``join``) before the next task starts."""
+    _before_next_task.append(wait)
 
 
 def installed() -> bool:
@@ -83,6 +92,8 @@ def _queue_task(
         "task_vars": task_vars,
         "play_context": play_context,
     }
+    while _before_next_task:
+        _before_next_task.pop(0)()
     self._tqm.send_callback("v2_runner_on_start", host, task)
     self._pending_results += 1
     try:

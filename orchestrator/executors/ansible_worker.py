@@ -123,6 +123,8 @@ class _Worker:
             from orchestrator.executors import ansible_inprocess
 
             ansible_inprocess.install()
+        if self.strategy.startswith("mitogen"):
+            self._tune_mitogen()
         self.TaskQueueManager = TaskQueueManager
         self.Callback = _build_callback_class()
         self.loader = DataLoader()
@@ -131,6 +133,20 @@ class _Worker:
         self.counter = 0
         self.quiet = False
         self.tqm: Any = None
+
+    def _tune_mitogen(self) -> None:
+        """No CPU pinning, no minifying, and the local interpreter booting while this
+        process finishes loading Ansible (see mitogen_tuning)."""
+        from orchestrator.executors import mitogen_tuning
+
+        mitogen_tuning.no_cpu_pinning()
+        mitogen_tuning.no_minify()
+        if self.in_process:  # a fork per task must not inherit a half-made connection
+            from orchestrator.executors import ansible_inprocess
+
+            thread = mitogen_tuning.preconnect_local(sys.executable)
+            if thread is not None:
+                ansible_inprocess.wait_before_next_task(thread.join)
 
     # -- protocol -------------------------------------------------------------------------
 

@@ -1,0 +1,88 @@
+"""Start-up and placement settings of mitogen for the warm Ansible worker.
+
+Three defaults of ansible-mitogen that suit one long ``ansible-playbook`` on a large
+controller cost the short-lived, per-deployment worker dearly (measured on 2 cores):
+
+* CPU pinning: ansible-mitogen pins its multiplexer to CPU 0 and "the top-level process"
+  (our worker) plus every interpreter it starts to the other CPUs; with 2 CPUs that is
+  CPU 1 for everything but the multiplexer, so two workers running a big batch in parallel
+  shared ONE core (seen in ``/proc/PID/status``). ``no_cpu_pinning`` leaves placement to
+  the kernel.
+* Minification: the multiplexer strips comments and docstrings from mitogen's core and
+  from every module it serves to a new interpreter, with ``tokenize``, once per process,
+  i.e. once per worker: ~0.3 s of CPU before the first task. ``no_minify`` sends the
+  sources as they are (a few more KiB through a pipe, or an SSH channel).
+* Lazy connection: the local target interpreter (and its imports) starts only when the
+  first task asks for it. ``preconnect_local`` asks for it from a background thread as soon
+  as the multiplexer exists, so it boots while the worker itself still loads Ansible.
+
+All three only change when and where work happens, not what runs: modules still execute
+through mitogen in the same target interpreter.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+__all__ = ["no_cpu_pinning", "no_minify", "preconnect_local"]
+
+logger = logging.getLogger(__name__)
+
+
+def no_cpu_pinning() -> None:
+    """Replace ansible-mitogen's CPU affinity policy by its no-op base policy."""
+    import ansible_mitogen.affinity
+
+    ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
+
+
+def no_minify() -> None:
+    """Serve mitogen's and Ansible's sources to new interpreters without minifying them."""
+    import mitogen.core
+    import mitogen.minify
+
+    mitogen.minify.minimize_source = mitogen.core.to_text  # type: ignore[assignment]
+
+
+def local_stack(python: str) -> list[dict[str, Any]]:
+    """The connection stack ansible-mitogen builds for ``ansible_connection: local`` with
+    ``ansible_python_interpreter: python``: equal stacks share one target interpreter."""
+    return [{"method": "local", "kwargs": {"python_path": [python]}}]
+
+
+def preconnect_local(python: str = sys.executable) -> threading.Thread | None:
+    """Fork the multiplexer now and boot the local target interpreter in the background.
+
+    Call it from the main thread (it forks) once Ansible's plugin loader is initialised, and
+    join the returned thread before the first task connects: the thread uses the worker's
+    one binding to the multiplexer, which a task's ``close()`` tears down. Returns None when
+    ansible-mitogen is not importable. A failure is only logged: the first task then
+    connects as it would have anyway.
+    """
+    try:
+        import ansible_mitogen.process
+        import mitogen.service
+    except ImportError:
+        return None
+    model = ansible_mitogen.process.get_classic_worker_model()
+    stack = local_stack(python)
+
+    def connect() -> None:
+        try:
+            binding = model.get_binding("tosca-preconnect")
+            # The multiplexer's ContextService keeps the interpreter, keyed by stack.
+            mitogen.service.call(
+                call_context=binding.get_service_context(),
+                service_name="ansible_mitogen.services.ContextService",
+                method_name="get",
+                stack=stack,
+            )
+        except Exception as exc:  # the first task connects by itself
+            logger.warning("mitogen pre-connect failed: %s", exc)
+
+    thread = threading.Thread(target=connect, name="mitogen-preconnect", daemon=True)
+    thread.start()
+    return thread
