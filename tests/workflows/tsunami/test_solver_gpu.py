@@ -27,9 +27,18 @@ z = -2000.0 + 2300.0 * np.clip((lo - 15.3) / 0.2, 0, 1)  # deep sea to a coast
 uz = seafloor_deformation([Fault(15.15, 38.2, 10, 20, 10, 0, 30, 90, 3)], lon, lat)
 a = simulate(z, lon, lat, 1e9, deformation=uz, max_steps=12, backend="cpu", threads=1)
 b = simulate(z, lon, lat, 1e9, deformation=uz, max_steps=12, backend="gpu")
+# Stopping at snapshot and point-sample times (steps queued past them must change nothing).
+dur = 20 * a.time / 12
+kw = dict(deformation=uz, save_interval=dur / 3, pois=([15.2], [38.2]), poi_interval=dur / 5)
+c = simulate(z, lon, lat, dur, backend="cpu", threads=1, **kw)
+d = simulate(z, lon, lat, dur, backend="gpu", **kw)
 print(json.dumps({"available": gpu_available(), "steps": [a.steps, b.steps],
   "dh": float(np.abs(a.h - b.h).max()), "dq": float(np.abs(a.hu - b.hu).max()),
-  "dmax": float(np.abs(a.max_height - b.max_height).max()), "moved": float(np.abs(uz).max())}))
+  "dmax": float(np.abs(a.max_height - b.max_height).max()), "moved": float(np.abs(uz).max()),
+  "split_steps": [c.steps, d.steps], "split_times": [c.time, d.time],
+  "snapshots": [len(c.snapshots), len(d.snapshots)],
+  "dsnap": max(float(np.nanmax(np.abs(x - y))) for x, y in zip(c.snapshots, d.snapshots)),
+  "dpoi": float(np.abs(np.array(c.poi_eta) - np.array(d.poi_eta)).max())}))
 """
 
 
@@ -48,6 +57,11 @@ def test_cuda_kernels_match_cpu_under_the_simulator():
     assert out["dh"] < 1e-9
     assert out["dq"] < 1e-7
     assert out["dmax"] < 1e-9
+    assert out["split_steps"][0] == out["split_steps"][1] > 12
+    assert abs(out["split_times"][0] - out["split_times"][1]) < 1e-9
+    assert out["snapshots"][0] == out["snapshots"][1] == 4
+    assert out["dsnap"] < 1e-9
+    assert out["dpoi"] < 1e-9
 
 
 @pytest.mark.gpu
@@ -74,6 +88,7 @@ def test_gpu_matches_cpu_on_a_real_device():
             1e9,
             deformation=uz,
             max_steps=300,
+            save_interval=250.0,
             backend=backend,
             threads=1,
         )  # fmt: skip
@@ -86,3 +101,7 @@ def test_gpu_matches_cpu_on_a_real_device():
     assert np.abs(cpu.h - gpu.h).max() < 1e-9
     assert np.abs(cpu.hu - gpu.hu).max() < 1e-7
     assert np.abs(cpu.max_height - gpu.max_height).max() < 1e-9
+    times = (cpu.snapshot_times, gpu.snapshot_times, cpu.time, gpu.time)
+    assert len(cpu.snapshots) == len(gpu.snapshots) >= 4, times
+    for a, b in zip(cpu.snapshots, gpu.snapshots, strict=True):
+        assert np.nanmax(np.abs(a - b)) < 1e-9
