@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,27 +15,6 @@ if TYPE_CHECKING:
     pass
 
 __all__ = ["register"]
-
-# A playbook implementation, or the profile's Environment (configured by a playbook).
-_ANSIBLE_HINT = re.compile(
-    r"(implementation:\s*['\"]?[^\s'\"]+\.ya?ml\b|primary:\s*['\"]?[^\s'\"]+\.ya?ml\b"
-    r"|nodes\.Environment\b)"
-)
-
-
-def _likely_uses_ansible(path: str) -> bool:
-    """A cheap look at the template text (no parsing): worth warming Ansible up early?
-
-    A wrong guess only costs time: a needless warm worker, or Ansible started later."""
-    p = Path(path)
-    files = sorted(p.glob("*.y*ml"))[:20] if p.is_dir() else [p]
-    for f in files:
-        try:
-            if _ANSIBLE_HINT.search(f.read_text(errors="replace")[:1_000_000]):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def register(app: typer.Typer) -> None:
@@ -85,10 +63,11 @@ def register(app: typer.Typer) -> None:
                     typer.echo(plan_text(outcome.plan))
                     typer.echo("dry run: nothing was executed")
                 return
-            if engine == "warm" and _likely_uses_ansible(path):
-                from orchestrator.executors.ansible import start_early
+            if engine == "warm":
+                from orchestrator.executors.ansible import likely_uses_ansible, start_early
 
-                start_early()  # Ansible's start-up overlaps parsing and planning
+                if likely_uses_ansible(path):
+                    start_early()  # Ansible's start-up overlaps parsing and planning
             title = f"deploy {name or Path(path).name}"
             run_command(
                 title,

@@ -11,8 +11,21 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 
-import typer
+
+def _start_ansible_early(argv: list[str]) -> None:
+    """``tosca deploy ...``: start the warm Ansible worker before typer and the TOSCA stack
+    are imported (~0.4 s sooner), so Ansible's start-up overlaps all of the CLI's own."""
+    if len(argv) > 1 and argv[1] == "deploy" and os.path.basename(argv[0]) == "tosca":
+        from orchestrator.executors.ansible import start_early_for_deploy
+
+        start_early_for_deploy(argv[2:])
+
+
+_start_ansible_early(sys.argv)
+
+import typer  # noqa: E402  (after the early start above, on purpose)
 
 __all__ = ["COMMAND_MODULES", "app", "build_app", "main"]
 

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -52,7 +53,14 @@ from orchestrator.executors.base import (
 )
 from orchestrator.executors.secrets import collect_secrets, redact
 
-__all__ = ["AnsibleExecutor", "default_strategy", "resolve_playbook", "start_early"]
+__all__ = [
+    "AnsibleExecutor",
+    "default_strategy",
+    "likely_uses_ansible",
+    "resolve_playbook",
+    "start_early",
+    "start_early_for_deploy",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +227,67 @@ def _stop_early() -> None:
     with _early_lock:
         worker, _early = _early, None
     if worker is not None:
-        worker.close()
+        # Never adopted, so it never ran anything: killing it beats waiting for its warm-up
+        # (a deploy that stops at validation exits at once).
+        worker.kill()
+
+
+# A playbook implementation, or the profile's Environment (configured by a playbook).
+_ANSIBLE_HINT = re.compile(
+    r"(implementation:\s*['\"]?[^\s'\"]+\.ya?ml\b|primary:\s*['\"]?[^\s'\"]+\.ya?ml\b"
+    r"|nodes\.Environment\b)"
+)
+
+
+def likely_uses_ansible(path: str) -> bool:
+    """A cheap look at the template text (no parsing): worth warming Ansible up early?
+
+    A wrong guess only costs time: a needless warm worker, or Ansible started later."""
+    p = Path(path)
+    files = sorted(p.glob("*.y*ml"))[:20] if p.is_dir() else [p]
+    for f in files:
+        try:
+            if _ANSIBLE_HINT.search(f.read_text(errors="replace")[:1_000_000]):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+# ``tosca deploy`` options that take a value (the next argument when not written opt=value).
+_DEPLOY_VALUE_OPTIONS = frozenset(
+    {"--inputs", "-i", "--input", "--workspace", "--name", "-n", "-o", "--output", "--retries"}
+)
+
+
+def start_early_for_deploy(args: Sequence[str]) -> bool:
+    """``start_early()`` if ``tosca deploy ARGS`` will run playbooks with the warm executor.
+
+    Called by the ``tosca`` entry point before it imports its command-line and TOSCA stacks
+    (~0.4 s), so Ansible's start-up overlaps all of the CLI's own. Looks at the arguments
+    without parsing them for real: ``--help`` / ``--dry-run``, ``--ansible runner`` (or
+    ``$TOSCA_ANSIBLE=runner``) or a template without playbooks start nothing. Returns
+    whether a worker was started.
+    """
+    engine: str | None = None
+    path: str | None = None
+    rest = iter(args)
+    for arg in rest:
+        if arg in ("--help", "--dry-run"):
+            return False
+        if arg == "--ansible":
+            engine = next(rest, None)
+        elif arg.startswith("--ansible="):
+            engine = arg.partition("=")[2]
+        elif arg in _DEPLOY_VALUE_OPTIONS:
+            next(rest, None)
+        elif not arg.startswith("-") and path is None:
+            path = arg
+    engine = (engine or os.environ.get("TOSCA_ANSIBLE") or "warm").strip().lower()
+    if engine != "warm" or path is None or not likely_uses_ansible(path):
+        return False
+    start_early()
+    return True
 
 
 def _adopt_early(python: str, strategy: str, env: dict[str, str]) -> _WorkerProcess | None:

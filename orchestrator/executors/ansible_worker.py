@@ -135,12 +135,13 @@ class _Worker:
         self.tqm: Any = None
 
     def _tune_mitogen(self) -> None:
-        """No CPU pinning, no minifying, and the local interpreter booting while this
-        process finishes loading Ansible (see mitogen_tuning)."""
+        """No CPU pinning, no minifying, local imports for the local interpreter, and that
+        interpreter booting while this process finishes loading Ansible (mitogen_tuning)."""
         from orchestrator.executors import mitogen_tuning
 
         mitogen_tuning.no_cpu_pinning()
         mitogen_tuning.no_minify()
+        mitogen_tuning.local_imports(sys.executable)
         if self.in_process:  # a fork per task must not inherit a half-made connection
             from orchestrator.executors import ansible_inprocess
 

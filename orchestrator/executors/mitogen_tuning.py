@@ -12,12 +12,19 @@ controller cost the short-lived, per-deployment worker dearly (measured on 2 cor
   from every module it serves to a new interpreter, with ``tokenize``, once per process,
   i.e. once per worker: ~0.3 s of CPU before the first task. ``no_minify`` sends the
   sources as they are (a few more KiB through a pipe, or an SSH channel).
+* Served imports: a new interpreter gets Ansible and ansible-mitogen from the multiplexer
+  (which compiles every module's source to find its imports, compresses it, and the target
+  compiles it again) instead of importing them from disk. That protects a remote host from
+  a different local copy; a LOCAL target running this very interpreter (same executable,
+  same site-packages) has exactly the files the multiplexer would send. ``local_imports``
+  lets such a target import them itself (byte-code caches included) and skips pushing the
+  usual modules to it: ~0.4 s less before the first task.
 * Lazy connection: the local target interpreter (and its imports) starts only when the
   first task asks for it. ``preconnect_local`` asks for it from a background thread as soon
   as the multiplexer exists, so it boots while the worker itself still loads Ansible.
 
-All three only change when and where work happens, not what runs: modules still execute
-through mitogen in the same target interpreter.
+None of these change what runs: modules still execute through mitogen in the same target
+interpreter, from the same files.
 """
 
 from __future__ import annotations
@@ -25,9 +32,10 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import weakref
 from typing import Any
 
-__all__ = ["no_cpu_pinning", "no_minify", "preconnect_local"]
+__all__ = ["local_imports", "no_cpu_pinning", "no_minify", "preconnect_local"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,41 @@ def no_minify() -> None:
     import mitogen.minify
 
     mitogen.minify.minimize_source = mitogen.core.to_text  # type: ignore[assignment]
+
+
+# Contexts (in the multiplexer) of local targets that import from disk: nothing to push.
+_SELF_IMPORTING: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def local_imports(python: str = sys.executable) -> None:
+    """Local targets running ``python`` (this interpreter) import from their own disk.
+
+    Applies to mitogen's plain local connections only (not SSH, not sudo / su), and only
+    when the target's interpreter path is exactly ``python``; any other target is served
+    as before. Call it before the multiplexer is forked (it inherits the change).
+    """
+    import ansible_mitogen.services
+    import mitogen.parent
+
+    local_conn = mitogen.parent.Connection
+    get_config = local_conn.get_econtext_config
+
+    def econtext_config(self: Any) -> dict[str, Any]:
+        config: dict[str, Any] = get_config(self)
+        if type(self) is local_conn and self.get_python_argv() == [python]:
+            config["import_overrides"] = []  # nothing is forced to come from the parent
+            _SELF_IMPORTING.add(self.context)
+        return config
+
+    service = ansible_mitogen.services.ContextService
+    send_forwards = service._send_module_forwards
+
+    def module_forwards(self: Any, context: Any) -> None:
+        if context not in _SELF_IMPORTING:
+            send_forwards(self, context)
+
+    local_conn.get_econtext_config = econtext_config  # type: ignore[method-assign]
+    service._send_module_forwards = module_forwards  # type: ignore[method-assign]
 
 
 def local_stack(python: str) -> list[dict[str, Any]]:
