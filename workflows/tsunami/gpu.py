@@ -27,6 +27,9 @@ Works on real GPUs and under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+
 import numpy as np
 
 __all__ = ["GpuBackend"]
@@ -34,6 +37,7 @@ __all__ = ["GpuBackend"]
 import numba
 from numba import cuda  # this module is imported only when the GPU backend is chosen
 
+from . import _scheme
 from .solver import build_kernels
 
 _DEVICE_FUNCS = (
@@ -64,7 +68,6 @@ _DEV = build_kernels(_DEVICE_FUNCS, lambda name: cuda.jit(device=True), {})
 _update_cell = _DEV["update_cell"]
 
 
-@cuda.jit
 def _step_kernel(f, rows, params, clock, rmax, counter, cur):
     i, j = cuda.grid(2)
     ny, nx = f.shape[1], f.shape[2]
@@ -122,6 +125,19 @@ def _finish_step(clock, rmax, counter):
         clock[DONE] = 1.0
     else:
         clock[DT] = min(clock[CFL] / clock[RATE], clock[T_END] - t)
+
+
+def _cached_kernel(fn):
+    """``cuda.jit(cache=True)``: compiling the kernel costs ~2 s, paid by every process
+    (each ensemble scenario runs in a fresh worker) unless cached on disk. numba keys the cache
+    on this file only, not on the scheme functions compiled into the kernel, so their source
+    digest goes into the kernel's name: editing ``_scheme.py`` gives a new cache entry."""
+    digest = hashlib.sha256(inspect.getsource(_scheme).encode()).hexdigest()[:12]
+    fn.__qualname__ = f"{fn.__qualname__}_{digest}"
+    return cuda.jit(cache=True)(fn)
+
+
+_step_kernel = _cached_kernel(_step_kernel)
 
 
 class GpuBackend:
