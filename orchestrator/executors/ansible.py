@@ -185,12 +185,17 @@ class _WorkerProcess:
                 os.kill(pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 
-    def close(self) -> None:
-        try:
-            if self.proc.stdin:
+    def begin_close(self) -> None:
+        """Ask the worker to finish (end of its input); ``close()`` then waits for it."""
+        with contextlib.suppress(OSError):
+            if self.proc.stdin and not self.proc.stdin.closed:
                 self.proc.stdin.close()
+
+    def close(self) -> None:
+        self.begin_close()
+        try:
             self.proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             self.kill()
 
 
@@ -349,6 +354,8 @@ class _Pool:
         with self.cond:
             workers = self.idle + list(self.busy)
             self.idle, self.busy = [], set()
+        for worker in workers:  # all shut down at once: each takes ~0.1-0.2 s
+            worker.begin_close()
         for worker in workers:
             worker.close()
 

@@ -24,6 +24,7 @@ to stderr; the event channel carries only this protocol.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import json
@@ -162,6 +163,8 @@ class _Worker:
         the connection (mitogen's local interpreter) and the common modules already loaded."""
         import tempfile
 
+        # First: it needs no connection, so it overlaps the target interpreter's boot.
+        self._preload_plugins()
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
             handle.write(_WARM_UP_PLAYBOOK)
         try:
@@ -169,14 +172,13 @@ class _Worker:
             self.run_job({"job": 0, "ops": [op]}, emit=False)
         finally:
             os.unlink(handle.name)
-        self._preload_plugins()
-        # Keep the warmed-up heap out of the collector: forks (one per task) then share it
-        # copy-on-write instead of touching every page.
+        # Keep the warmed-up heap out of the collector: full collections no longer walk it,
+        # and forks (one per task when tasks are not run in-process) share it copy-on-write.
         gc.freeze()
 
     def _preload_plugins(self) -> None:
-        """Import the common action / connection plugins here, once: Ansible loads them in
-        each per-task fork otherwise, paying the import again for every task."""
+        """Import the common action / connection plugins here, once, before the first
+        operation needs them (with a fork per task, each fork would import them again)."""
         from ansible.plugins.loader import action_loader, connection_loader
 
         for name in _PRELOAD_ACTIONS:
@@ -197,6 +199,7 @@ class _Worker:
                 self.run_job(request)
         if self.tqm is not None:
             self.tqm.cleanup()
+        self.loader.cleanup_all_tmp_files()
 
     # -- one job --------------------------------------------------------------------------
 
@@ -380,6 +383,13 @@ def main() -> None:
     worker = _Worker(channel, strategy)
     print(f"ansible worker ready in {time.monotonic() - t0:.2f}s", file=sys.stderr)
     worker.serve()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The exit handlers (mitogen's multiplexer shutdown, Ansible's queues) run now; then the
+    # process ends without tearing its large heap down object by object, which the executor
+    # would otherwise wait for at the end of every deployment.
+    atexit._run_exitfuncs()
+    os._exit(0)
 
 
 if __name__ == "__main__":
