@@ -4,8 +4,10 @@ Why not one ``ansible-playbook`` per operation: Ansible's start-up costs ~1 s he
 of 30 operations would spend 30 s starting Ansible. Instead:
 
 * a pool of warm worker processes (``ansible_worker``) loads Ansible once per deployment
-  (``prestart()`` lets the engine overlap that with parsing), and keeps mitogen connections
-  open between batches;
+  (``start_early()`` / ``prestart()`` overlap that with the CLI's own start-up and parsing),
+  and keeps the mitogen target interpreter warm between batches;
+* inside a worker, each task runs in-process (``ansible_inprocess``) instead of in a fork
+  per (host, task), and mitogen is set up for a short-lived process (``mitogen_tuning``);
 * a batch of ready operations is split into jobs, one per (playbook, target kind); a job
   runs as ONE play over one inventory alias per operation, so Ansible itself runs them in
   parallel (forks) and a failing operation never stops its neighbours;
@@ -16,6 +18,10 @@ of 30 operations would spend 30 s starting Ansible. Instead:
 
 Every module runs for real through Ansible's ``TaskQueueManager`` with the ``mitogen_linear``
 strategy when mitogen is importable (about 3x cheaper per task), else ``linear``.
+
+Measured on 2 cores (shell + set_stats per operation): ~45 ms per operation in a warm
+worker, worker ready ~1.2-1.4 s after it is started; a chain of 30 operations through
+``tosca deploy`` ~3.3 s, 150 independent ones ~6.3 s.
 """
 
 from __future__ import annotations

@@ -6,6 +6,13 @@ operation orchestrators slow. This worker pays it once: it loads Ansible, then r
 from stdin and runs each through Ansible's own ``TaskQueueManager`` (real plays, real
 modules, the ``mitogen_linear`` strategy when available), streaming one JSON event per line.
 
+Tasks run in this process, one at a time, in the main thread (``ansible_inprocess``), not
+in a fork per (host, task); ``TOSCA_ANSIBLE_FORK_TASKS=1`` restores Ansible's forks. With
+mitogen, the local target interpreter boots in the background while Ansible loads, and a
+throw-away play warms everything up before ``ready`` is sent (``mitogen_tuning``). At the
+end of its input the worker cleans up (Ansible's temporary files, mitogen's processes) and
+exits.
+
 Protocol (JSON lines; requests on stdin, events on the file descriptor named by argv[1]):
 
     -> {"cmd": "run", "job": N, "strategy": "...", "forks": F,
@@ -16,7 +23,7 @@ Protocol (JSON lines; requests on stdin, events on the file descriptor named by 
     <- {"ev": "done", "job", "results": [{"step_id", "status", "outputs", "error"}]}
 
 The ops of one job share a playbook: they run as ONE play over one inventory alias per op,
-so Ansible runs them in parallel (forks) and a failed host never stops the others. Inputs
+so a failed host never stops the others (in-process, hosts take their turn per task). Inputs
 are host variables of the op's alias (or play variables when ``play_vars`` is true, for a
 single op whose playbook declares a variable of the same name). Anything Ansible prints goes
 to stderr; the event channel carries only this protocol.
@@ -88,13 +95,9 @@ class _Worker:
         os.environ.setdefault("ANSIBLE_HOST_KEY_CHECKING", "True")
         os.environ.setdefault("ANSIBLE_RETRY_FILES_ENABLED", "False")
         from ansible import context
-        from ansible.executor.task_queue_manager import TaskQueueManager
-        from ansible.inventory.manager import InventoryManager
         from ansible.module_utils.common.collections import ImmutableDict
-        from ansible.parsing.dataloader import DataLoader
         from ansible.plugins.loader import init_plugin_loader
         from ansible.utils.display import Display
-        from ansible.vars.manager import VariableManager
 
         init_plugin_loader([])
         context.CLIARGS = ImmutableDict(
@@ -125,7 +128,12 @@ class _Worker:
 
             ansible_inprocess.install()
         if self.strategy.startswith("mitogen"):
-            self._tune_mitogen()
+            self._tune_mitogen()  # first: the target interpreter boots during what follows
+        from ansible.executor.task_queue_manager import TaskQueueManager
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.vars.manager import VariableManager
+
         self.TaskQueueManager = TaskQueueManager
         self.Callback = _build_callback_class()
         self.loader = DataLoader()
