@@ -8,6 +8,8 @@ must stay fast.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import importlib.util
 import os
@@ -99,6 +101,10 @@ app = build_app()
 
 def main() -> None:
     """Console-script entry point."""
+    # Registered first, so it runs last, when the command is over: the interpreter then
+    # skips its final garbage-collection walk over everything still loaded (templates,
+    # parsers, ...), ~0.1 s of every command's exit (measured; 0.12 -> 0.02 s after a deploy).
+    atexit.register(gc.freeze)
     app()
 
 

@@ -44,8 +44,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.errors import ExecutionError
 from orchestrator.executors.base import (
     CANCELLED,
@@ -403,6 +401,8 @@ class _Job:
 
 def _play_var_names(playbook: Path) -> set[str]:
     """Names a playbook's plays declare in ``vars`` (they would shadow host variables)."""
+    import yaml  # here: `tosca deploy` imports this module first thing (start_early_for_deploy)
+
     try:
         data = yaml.safe_load(playbook.read_text())
     except (OSError, yaml.YAMLError):
