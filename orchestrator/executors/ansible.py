@@ -241,10 +241,13 @@ def _stop_early() -> None:
         worker.kill()
 
 
-# A playbook implementation, or the profile's Environment (configured by a playbook).
+# A playbook implementation (long form, or the short ``create: x.yaml``; not an import's
+# ``file:``), or the profile's Environment (configured by a playbook).
 _ANSIBLE_HINT = re.compile(
     r"(implementation:\s*['\"]?[^\s'\"]+\.ya?ml\b|primary:\s*['\"]?[^\s'\"]+\.ya?ml\b"
-    r"|nodes\.Environment\b)"
+    r"|^\s+(?!file:)[A-Za-z_]\w*:\s*['\"]?[^\s'\"{}\[\],]+\.ya?ml['\"]?\s*$"
+    r"|nodes\.Environment\b)",
+    re.MULTILINE,
 )
 
 
