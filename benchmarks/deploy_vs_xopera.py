@@ -17,7 +17,8 @@ xOpera comes from ``.venv-xopera`` (scripts/xopera-venv.sh). The three alternate
         [--skip-xopera] [--skip-runner]
 
 Last output line: one JSON object with medians (seconds), ratios to xOpera, the runner /
-warm ratio and the load average.
+warm ratio, the load average, and where ours spent its time (``<case>_ours_phases_s``: CLI
+start, waiting for the first operation, the operations, exit; read from its state file).
 """
 
 from __future__ import annotations
@@ -192,8 +193,33 @@ def cli_can_deploy() -> bool:
     return probe.returncode == 0
 
 
+PHASES = ("start", "wait_first_op", "operations", "exit")
+
+
+def ours_phases(project: Path, started: float, ended: float) -> dict[str, float]:
+    """Where one ``tosca deploy`` spent its time, from its state (wall-clock seconds):
+    start (process start to execution start: CLI, parsing, planning), wait_first_op
+    (execution start to the first operation's start: waiting for Ansible), operations
+    (first operation's start to the last one's end), exit (the rest)."""
+    import sqlite3
+
+    db = sqlite3.connect(project / "ws" / "state.db")
+    try:
+        (begun,) = db.execute("SELECT MIN(started_at) FROM executions").fetchone()
+        first, last = db.execute("SELECT MIN(started_at), MAX(ended_at) FROM attempts").fetchone()
+    finally:
+        db.close()
+    return {
+        "start": begun - started,
+        "wait_first_op": first - begun,
+        "operations": last - first,
+        "exit": ended - last,
+    }
+
+
 def run_ours_cli(project: Path, workers: int, ansible: str = "warm") -> float:
     t0 = time.perf_counter()
+    wall0 = time.time()
     subprocess.run(
         [
             str(ROOT / ".venv" / "bin" / "tosca"),
@@ -209,7 +235,13 @@ def run_ours_cli(project: Path, workers: int, ansible: str = "warm") -> float:
         capture_output=True,
         timeout=900,
     )
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    _PHASES.setdefault((project.name, ansible), []).append(ours_phases(project, wall0, time.time()))
+    return elapsed
+
+
+# (project directory name, executor) -> phases of each run (ours_phases).
+_PHASES: dict[tuple[str, str], list[dict[str, float]]] = {}
 
 
 def run_ours_driver(
@@ -321,6 +353,14 @@ def main() -> None:
                     medians["ours_runner"] / medians["ours"], 3
                 )
             print(line, flush=True)
+            for tool in ("ours", "ours_runner"):
+                runs = _PHASES.get(
+                    (f"{tool}-{kind}", "runner" if tool == "ours_runner" else "warm")
+                )
+                if runs:
+                    phases = {p: round(statistics.median(r[p] for r in runs), 3) for p in PHASES}
+                    figures[f"{kind}_{tool}_phases_s"] = phases
+                    print(f"{kind} {tool} phases (medians, s): {phases}", flush=True)
     figures["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(figures))
 
