@@ -85,6 +85,16 @@ def _queue_task(
     self: Any, host: Any, task: Any, task_vars: dict[str, Any], play_context: Any
 ) -> None:
     """``StrategyBase._queue_task`` without the fork (see the module docstring)."""
+    from ansible._internal._templating._engine import TemplateEngine
+    from ansible.errors import AnsibleError
+
+    # As Ansible does: a bad `throttle` fails here (one task at a time honours any value).
+    try:
+        int(TemplateEngine(loader=self._loader, variables=task_vars).template(task.throttle))
+    except Exception as ex:
+        raise AnsibleError(
+            "Failed to convert the throttle value to an integer.", obj=task.throttle
+        ) from ex
     # The strategy looks the task up by (host, uuid) when the result comes back.
     self._queued_task_cache[(host.name, task._uuid)] = {
         "host": host,
@@ -99,6 +109,7 @@ def _queue_task(
     try:
         _run_task(self, host, task, task_vars, play_context)
     except (EOFError, OSError) as exc:  # the final queue is gone: an abort, as in Ansible
+        self._pending_results -= 1  # no result will come
         logger.debug("in-process task not reported: %s", exc)
     except Exception as exc:  # anything else becomes the task's failure, never a hang
         from ansible._internal._errors import _error_utils

@@ -58,10 +58,20 @@ RICH = """\
 """
 
 
+BAD_THROTTLE = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - command: "true"
+      throttle: "{{ 'many' }}"
+"""
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("inprocess-template")
     (root / "rich.yaml").write_text(RICH)
+    (root / "throttle.yaml").write_text(BAD_THROTTLE)
     return root
 
 
@@ -121,6 +131,17 @@ def test_in_process_matches_fork_per_task(
         assert failed.error is not None and "failed: non-zero return code" in failed.error
         assert failed.outputs == {}  # set_stats never ran
         assert (tmp_path / "in" / f"{node}.txt").read_text().strip() == node
+
+
+def test_bad_throttle_fails_as_with_forks(
+    in_process: AnsibleExecutor, forked: AnsibleExecutor
+) -> None:
+    request = OperationRequest("t.Standard.create", "t", "Standard", "create", "throttle.yaml")
+    mine = in_process.run_batch([request])[0]
+    theirs = forked.run_batch([request])[0]
+    assert mine.status == theirs.status == FAILED
+    assert mine.error == theirs.error
+    assert mine.error is not None and "throttle" in mine.error
 
 
 def _targets(worker_pid: int) -> list[int]:
