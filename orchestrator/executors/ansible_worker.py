@@ -39,6 +39,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 _WARM_UP_PLAYBOOK = """\
@@ -149,15 +150,25 @@ class _Worker:
         interpreter booting while this process finishes loading Ansible (mitogen_tuning)."""
         from orchestrator.executors import mitogen_tuning
 
-        mitogen_tuning.no_cpu_pinning()
-        mitogen_tuning.no_minify()
-        mitogen_tuning.local_imports(sys.executable)
+        settings: list[Callable[[], object]] = [
+            mitogen_tuning.no_cpu_pinning,
+            mitogen_tuning.no_minify,
+            lambda: mitogen_tuning.local_imports(sys.executable),
+        ]
         if self.in_process:  # a fork per task must not inherit a half-made connection
-            from orchestrator.executors import ansible_inprocess
+            settings.append(self._preconnect)
+        for setting in settings:
+            try:
+                setting()
+            except Exception as exc:  # other ansible-mitogen internals: keep its defaults
+                print(f"mitogen setting skipped: {exc!r}", file=sys.stderr)
 
-            thread = mitogen_tuning.preconnect_local(sys.executable)
-            if thread is not None:
-                ansible_inprocess.wait_before_next_task(thread.join)
+    def _preconnect(self) -> None:
+        from orchestrator.executors import ansible_inprocess, mitogen_tuning
+
+        thread = mitogen_tuning.preconnect_local(sys.executable)
+        if thread is not None:
+            ansible_inprocess.wait_before_next_task(thread.join)
 
     # -- protocol -------------------------------------------------------------------------
 
