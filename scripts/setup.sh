@@ -17,3 +17,6 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -e ".[dev]"
   rm -f .venv/.installed-*; touch "$stamp"
 fi
+# Byte-compile the project once: some environments set PYTHONDONTWRITEBYTECODE, and then
+# every CLI start would recompile ~50 modules (~0.13 s). Stale files are ignored by Python.
+.venv/bin/python -m compileall -q orchestrator workflows >/dev/null || true

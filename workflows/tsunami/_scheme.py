@@ -63,9 +63,8 @@ def rcbrt(x):
     below 2**51 m. Method: scale x by 2**45 into [1, 8**32), then by powers of 8 into [1, 8)
     (exact: a five-stage binary search on the octave, with selects), a quintic first guess
     (0.44 % off), then three Newton steps ``y (4 - m y^3) / 3`` (the error goes 4e-3, 4e-5,
-    3e-9, then below round-off; no division). Even so this is a large share of the cell
-    update's arithmetic: the tight range (5 stages, not 10) made the whole kernel ~15 %
-    faster.
+    3e-9, then below round-off; no division). It is still a long chain of dependent
+    operations, which is why :func:`update_row` gives it a loop of its own.
     """
     m = x * 35184372088832.0  # 2**45
     s = 32768.0  # x**(-1/3) = m**(-1/3) * 2**15
@@ -374,7 +373,7 @@ def update_row(  # noqa: PLR0913 - a kernel: every array is an argument
         hv2[i] = hvnew
     # The cube root of the friction term is a long chain of dependent operations: in a loop
     # of its own (with the sponge, which it depends on) the processor overlaps the chains of
-    # successive cells; inside the big loop below it could not (measured: ~25 % faster).
+    # successive cells; inside the big loop below it could not (measured: ~15 % faster).
     for i in range(h.shape[0]):
         hnew, hunew, hvnew = sponge_clip(h2[i], hu2[i], hv2[i], b[i], sigma[i], eps, dt)
         h2[i] = hnew
