@@ -70,6 +70,10 @@ SlurmctldHost=$node(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# Job credentials live 5 s (default 120): a requeued job may start again once its old
+# credential has expired, so preempted jobs come back after ~6 s instead of ~2 minutes (and
+# restarting one earlier by hand fails with "Job credential revoked").
+AuthInfo=cred_expire=5
 $( [ "$have_jwt" = 1 ] && echo "AuthAltTypes=auth/jwt" )
 $( [ "$have_jwt" = 1 ] && echo "AuthAltParameters=jwt_key=$JWT_KEY" )
 StateSaveLocation=$STATE/slurmctld
