@@ -246,13 +246,14 @@ def cpu_kernels(parallel: bool = True) -> dict:
 
         def jit_for(name: str):
             par = parallel and name.endswith("_rows")
-            # No fastmath: reassociation would break the exact cancellations that keep the
-            # lake at rest (well-balancing). Selects instead of branches in the scheme let
-            # LLVM vectorise the row loops without it.
+            # Of fastmath only FMA contraction (a * b + c in one rounding, as GPUs do by
+            # default): no reassociation, which would break the exact cancellations that
+            # keep the lake at rest (well-balancing). Selects instead of branches in the
+            # scheme let LLVM vectorise the row loops without it.
             # Scalar functions are inlined in numba's IR: as separate LLVM functions they
             # stay opaque calls (returning tuples through memory) that block vectorisation.
             inline = "never" if name.endswith(("_row", "_rows")) or name == "advance" else "always"
-            flags = {"nnan"} if name == "row_max" else False
+            flags = {"contract", "nnan"} if name == "row_max" else {"contract"}
             return numba.njit(
                 cache=True,
                 parallel=par,
