@@ -320,6 +320,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
         base = Path(tmp)
         for kind, rounds in (("chain", args.rounds), ("fan", args.fan_rounds)):
+            if rounds <= 0:  # e.g. --fan-rounds 0: only the other case
+                continue
             times: dict[str, list[float]] = {tool: [] for tool in tools}
             for r in range(rounds):
                 order = tools[r % len(tools) :] + tools[: r % len(tools)]  # rotate: alternate
