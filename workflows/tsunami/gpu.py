@@ -38,19 +38,9 @@ import numba
 from numba import cuda  # this module is imported only when the GPU backend is chosen
 
 from . import _scheme
-from .solver import build_kernels
+from .solver import SCALAR_FUNCS, build_kernels
 
-_DEVICE_FUNCS = (
-    "velocities",
-    "rcbrt",
-    "face_flux",
-    "flux_divergence",
-    "sponge_clip",
-    "friction_rate",
-    "cell_sources",
-    "finish_cell",
-    "update_cell",
-)
+_DEVICE_FUNCS = (*SCALAR_FUNCS, "update_cell")
 # 32 x 8 threads: a warp reads 32 consecutive cells of a row (coalesced); 256 per block
 # (the shared-memory reduction below assumes exactly this many, a power of two).
 _BLOCK = (32, 8)

@@ -47,7 +47,9 @@ log = logging.getLogger(__name__)
 EARTH_RADIUS_M = 6371009.0
 FILL_VALUE = -9999.0
 
-_CPU_KERNELS = (
+# The scalar scheme functions both targets compile, in dependency order (each is compiled
+# after the functions it calls); then each target's own kernels.
+SCALAR_FUNCS = (
     "velocities",
     "rcbrt",
     "face_flux",
@@ -56,6 +58,9 @@ _CPU_KERNELS = (
     "friction_rate",
     "cell_sources",
     "finish_cell",
+)
+_CPU_KERNELS = (
+    *SCALAR_FUNCS,
     "velocities_row",
     "yfaces_row",
     "xfaces_row",
