@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ import pytest
 from orchestrator.jobs import JobStatus
 from orchestrator.service import Service
 from orchestrator.slurm import JobSpec, SlurmCLI
+from tests.support.slurm_jobs import wait_for
 
 TEMPLATE = """\
 tosca_definitions_version: tosca_simple_yaml_1_3
@@ -138,17 +139,6 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         service.close()
 
 
-def wait_for(
-    cli: SlurmCLI, ids: Sequence[str], states: set[JobStatus], timeout: float = 30.0
-) -> dict[str, JobStatus]:
-    end = time.monotonic() + timeout
-    while True:
-        st = cli.status(ids)
-        if set(st.values()) <= states or time.monotonic() > end:
-            return st
-        time.sleep(0.1)
-
-
 @pytest.mark.integration
 @pytest.mark.slurm
 def test_in_process_trigger_returns_the_recorded_job_id(deployed: Service, slurm_jobs) -> None:  # type: ignore[no-untyped-def]
@@ -192,7 +182,9 @@ def test_emergency_execution_preempts_batch_jobs_and_records_it(
     body = 'if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then sleep 1; else sleep 15; fi'
     batch = [slurm_jobs.add(cli.submit(JobSpec(name=f"fill{i}", script=body,
              workdir=str(tmp_path), partition="batch"))) for i in range(cpus)]  # fmt: skip
-    assert set(wait_for(cli, batch, {JobStatus.RUNNING}).values()) == {JobStatus.RUNNING}
+    assert set(wait_for(cli, batch, {JobStatus.RUNNING}, timeout=30).values()) == {
+        JobStatus.RUNNING
+    }
 
     t0 = time.monotonic()
     run = deployed.start_workflow(

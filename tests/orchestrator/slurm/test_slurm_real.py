@@ -20,19 +20,9 @@ from orchestrator.slurm import (
     resolve_urgency,
 )
 from orchestrator.slurm.base import CommandResult
+from tests.support.slurm_jobs import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slurm]
-
-
-def wait_for(
-    cli: SlurmCLI, ids: Sequence[str], want: set[JobStatus], timeout: float = 20.0
-) -> dict[str, JobStatus]:
-    end = time.monotonic() + timeout
-    while True:
-        st = cli.status(ids)
-        if all(s in want for s in st.values()) or time.monotonic() > end:
-            return st
-        time.sleep(0.1)
 
 
 def test_submit_status_cancel_on_the_real_cluster(slurm_jobs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
