@@ -96,9 +96,10 @@ SelectTypeParameters=CR_Core
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
 JobRequeue=1
-# Fast reaction: schedule on every submit, short kill grace, quick backfill passes.
+# Fast reaction: schedule on every submit, short kill grace, quick backfill passes; a main
+# pass every 2 s (default 60) starts requeued jobs soon after their begin time (BeginTime).
 SchedulerType=sched/backfill
-SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,bf_interval=1,default_queue_depth=200
+SchedulerParameters=sched_interval=2,sched_min_interval=0,batch_sched_delay=0,bf_interval=1,default_queue_depth=200
 PriorityType=priority/multifactor
 PriorityWeightAge=1000
 PriorityWeightPartition=1000
