@@ -22,6 +22,7 @@ Heavy imports (the TOSCA loader, Ansible) happen inside methods, never at import
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.engine.policies import EngineConfig
 from orchestrator.errors import StateError, ToscaError, UsageError
 from orchestrator.executors.base import Executor
+from orchestrator.redaction import is_secret_key
 from orchestrator.state import (
     REDACTED,
     DeploymentRecord,
@@ -222,6 +224,13 @@ class Service:
 
         return build_plan(model, workflow, dict(inputs or {}))
 
+    @staticmethod
+    def _check_required(model: ToscaModel, workflow: str, plan: Plan) -> None:
+        """Refuse to record an execution whose required workflow inputs are missing."""
+        from orchestrator.tosca.loader import check_required_workflow_inputs
+
+        check_required_workflow_inputs(model, workflow, plan.inputs)
+
     def _deployment(self, deployment_id: str | None) -> DeploymentRecord:
         """The named deployment, or the only one in the workspace."""
         if deployment_id:
@@ -358,6 +367,7 @@ class Service:
         dep = self._deployable(deployment_id)
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
+        self._check_required(model, workflow, plan)
         return self._start(model, plan, dep.id, dict(plan.inputs), on_event, cancel, urgency)
 
     def trigger(
@@ -377,28 +387,31 @@ class Service:
         dep = self._deployable(deployment_id)
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
+        self._check_required(model, workflow, plan)
         execution = self._record_execution(model, plan, dep.id, dict(plan.inputs), urgency)
         workdir = self._workdir(execution.id)
-        with open(workdir / "engine.log", "ab") as logfile:
-            subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                [
-                    sys.executable,
-                    "-m",
-                    "orchestrator.cli.main",
-                    "executions",
-                    "resume",
-                    execution.id,
-                    "--workspace",
-                    str(self.workspace),
-                    "--quiet",
-                ],
-                stdin=subprocess.DEVNULL,
+        # The store keeps secret-named inputs redacted: the detached process gets their clear
+        # values on its stdin (never in its argv or environment, which `ps` shows).
+        secrets = {k: v for k, v in plan.inputs.items() if is_secret_key(k)}
+        argv = [sys.executable, "-m", "orchestrator.cli.main", "executions", "resume"]
+        argv += [execution.id, "--workspace", str(self.workspace), "--quiet"]
+        if secrets:
+            argv.append("--secret-inputs-stdin")
+        log_fd = os.open(workdir / "engine.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(log_fd, "ab") as logfile:
+            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                argv,
+                stdin=subprocess.PIPE if secrets else subprocess.DEVNULL,
+                # Our own process: it keeps TOSCA_SECRET_* (get_secret resolves from them).
                 env={**os.environ, "TOSCA_ANSIBLE": self.ansible},
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the caller; Ctrl-C of the caller spares it
                 close_fds=True,
             )
+        if proc.stdin is not None:
+            with proc.stdin:
+                proc.stdin.write(json.dumps(secrets, default=str).encode())
         return execution
 
     def start_workflow(
@@ -420,6 +433,7 @@ class Service:
         dep = self._deployable(deployment_id)
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
+        self._check_required(model, workflow, plan)
         execution = self._record_execution(model, plan, dep.id, dict(plan.inputs), urgency)
         handle = WorkflowRun(execution.id)
 
@@ -452,11 +466,17 @@ class Service:
         on_event: EventCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Outcome:
-        """Run (or finish) a recorded execution: what ``trigger`` and ``--resume`` use."""
+        """Run (or finish) a recorded execution: what ``trigger`` and ``--resume`` use.
+
+        ``inputs`` gives secret values again: those of the deployment's template, and the
+        execution's own secret-named workflow inputs (stored redacted)."""
         execution = self.store.get_execution(execution_id)
         dep = self.store.get_deployment(execution.deployment_id)
-        model = self._model_of(dep, inputs)
-        return self._resume(model, execution, on_event, cancel)
+        given = dict(inputs or {})
+        redacted = {k for k, v in execution.inputs.items() if v == REDACTED}
+        secrets = {k: given.pop(k) for k in list(given) if k in redacted}
+        model = self._model_of(dep, given)
+        return self._resume(model, execution, on_event, cancel, secret_inputs=secrets)
 
     def _resume(
         self,
@@ -467,15 +487,19 @@ class Service:
         *,
         cancel_now: bool = False,
         override_cancel: bool = False,
+        secret_inputs: Mapping[str, Any] | None = None,
     ) -> Outcome:
         """Run a recorded execution to its end. ``cancel_now`` runs it only to cancel it
         (jobs cancelled, steps marked); ``override_cancel`` drops an earlier cancel request
-        (an explicit ``deploy --resume``)."""
-        workflow_inputs = dict(execution.inputs)
-        if any(v == REDACTED for v in workflow_inputs.values()):
+        (an explicit ``deploy --resume``); ``secret_inputs`` are the clear values of the
+        inputs the store keeps redacted."""
+        workflow_inputs = {**execution.inputs, **dict(secret_inputs or {})}
+        missing = sorted(k for k, v in workflow_inputs.items() if v == REDACTED)
+        if missing and not cancel_now:  # cancelling needs job ids, not the secrets
             raise UsageError(
-                f"execution {execution.id} has secret inputs that are not stored; "
-                "start a new execution instead"
+                f"execution {execution.id} has secret inputs that are not stored "
+                f"({', '.join(missing)}): give them again with -i NAME=VALUE "
+                "(or start a new execution)"
             )
         plan = self.plan(model, execution.workflow, workflow_inputs)
         recorded = {s.step_id for s in self.store.steps(execution.id)}
@@ -542,8 +566,10 @@ class Service:
         return self._run(model, plan, dep_id, execution.id, on_event, cancel)
 
     def _workdir(self, execution_id: str) -> Path:
-        workdir = self.workspace / "executions" / execution_id
-        workdir.mkdir(parents=True, exist_ok=True)
+        executions = self.workspace / "executions"
+        executions.mkdir(parents=True, exist_ok=True, mode=0o700)
+        workdir = executions / execution_id
+        workdir.mkdir(exist_ok=True, mode=0o700)
         return workdir
 
     def _run(

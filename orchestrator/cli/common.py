@@ -44,9 +44,21 @@ def parse_kv(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"invalid input {item!r}: expected key=value")
+            raise UsageError(f"invalid input {_shown(item)}: expected key=value")
+        try:  # bytes the locale could not decode arrive as surrogates: refuse them here
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(
+                f"input '{_shown(key.strip())}': the value is not valid UTF-8 text"
+            ) from None
         out[key.strip()] = value
     return out
+
+
+def _shown(text: str) -> str:
+    """``text`` safe to print: undecodable bytes as escapes, at most 60 characters."""
+    clean = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+    return clean if len(clean) <= 60 else clean[:57] + "..."
 
 
 def read_inputs_file(path: str | Path | None) -> dict[str, Any]:
@@ -58,6 +70,8 @@ def read_inputs_file(path: str | Path | None) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read inputs file {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"inputs file {p} is not UTF-8 text (byte {exc.start})") from None
     import yaml
 
     try:

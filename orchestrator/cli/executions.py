@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 
 import typer
 
@@ -104,20 +105,48 @@ def register(app: typer.Typer) -> None:
         execution: str = typer.Argument(..., help="Execution id."),
         workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         inputs: list[str] = typer.Option([], "-i", "--input", help="Secret inputs again."),
+        inputs_file: Path | None = typer.Option(
+            None, "--inputs", help="YAML/JSON file of the secret inputs (not shown in `ps`)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary."),
+        secret_stdin: bool = typer.Option(
+            False,
+            "--secret-inputs-stdin",
+            hidden=True,
+            help="Read secret input values as one JSON object on stdin (what trigger uses).",
+        ),
     ) -> None:
         """Run or finish a recorded execution (a triggered or interrupted one)."""
         with handle_errors():
-            from orchestrator.cli.common import parse_kv
+            from orchestrator.cli.common import collect_inputs
 
+            given = collect_inputs(inputs_file, inputs)
+            if secret_stdin:
+                given = {**_read_secret_inputs(), **given}
             service = make_service(workspace)
             run_command(
                 f"execution {execution}",
                 "execution on",
                 lambda progress, cancel: service.resume_execution(
-                    execution, inputs=parse_kv(inputs), on_event=progress, cancel=cancel
+                    execution, inputs=given, on_event=progress, cancel=cancel
                 ),
                 quiet=quiet,
             )
 
     app.add_typer(ex, name="executions")
+
+
+def _read_secret_inputs() -> dict[str, object]:
+    """The JSON object of secret inputs a trigger writes on the detached process's stdin."""
+    import json
+    import sys
+
+    from orchestrator.errors import UsageError
+
+    try:
+        data = json.loads(sys.stdin.read() or "{}")
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--secret-inputs-stdin: stdin is not a JSON object ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise UsageError("--secret-inputs-stdin: stdin is not a JSON object")
+    return data

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from orchestrator.executors.base import HostSpec
 from orchestrator.plan.model import Implementation, Step
-from orchestrator.state.redact import Redactor
+from orchestrator.redaction import Redactor
 
 __all__ = ["Binding", "PlainBinding", "RunState", "short_interface"]
 

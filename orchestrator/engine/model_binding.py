@@ -17,7 +17,7 @@ from orchestrator.engine.binding import RunState, short_interface
 from orchestrator.errors import ToscaError
 from orchestrator.executors.base import HostSpec
 from orchestrator.plan.model import CALL_OPERATION, Step
-from orchestrator.state.redact import Redactor, is_secret_key
+from orchestrator.redaction import Redactor, is_secret_key
 from orchestrator.tosca import ModelEvalContext, ToscaModel
 from orchestrator.tosca import functions as fn
 from orchestrator.tosca.values import scalar_seconds
@@ -134,6 +134,8 @@ class ModelBinding:
             "requirements": requirements,
             "attributes": dict(state.attributes.get(node_name, {})),
             "urgency": self._urgency or self.urgency(node_name),
+            # Clear values, in memory only: PyCOMPSsJob exports them to its job (CONTRACTS §1).
+            "workflow_inputs": dict(state.workflow_inputs),
         }
 
     def _values(self, values: dict[str, Any], ctx: Any) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from orchestrator.executors.base import (
 )
 from orchestrator.jobs import JobStatus
 from orchestrator.plan.model import CALL_OPERATION, DELEGATE, INLINE, SET_STATE, Plan, Step
+from orchestrator.redaction import is_secret_key
 from orchestrator.state.store import ExecutionStatus, StepStatus, Store
 
 __all__ = [
@@ -220,7 +221,9 @@ class Engine:
         execution = self.store.get_execution(self.execution_id)
         self._deployment_id = execution.deployment_id
         self.store.claim_execution(self.execution_id, os.getpid())
-        self._load_state(execution.inputs)
+        # The plan holds the clear workflow inputs of this run; the store only their redacted
+        # form (a secret-named input must reach operations as its value, not as "***").
+        self._load_state({**execution.inputs, **self.plan.inputs})
         sorter, failure_sources = self._graph()
         self._failure_sources = failure_sources
         pool = ThreadPoolExecutor(self.config.max_workers, thread_name_prefix="step")
@@ -272,6 +275,9 @@ class Engine:
         self.state.attributes = self.store.attributes(dep)
         self.state.node_states = {n.name: n.state for n in self.store.nodes(dep)}
         self.state.workflow_inputs = dict(workflow_inputs)
+        for name, value in workflow_inputs.items():  # secret-named: blanked from every log
+            if is_secret_key(name) and isinstance(value, str):
+                self.binding.redactor.add(value)
         # Operation outputs of every earlier execution of this deployment, oldest first.
         for rec in self.store.succeeded_steps(dep):
             if rec.node and rec.operation:

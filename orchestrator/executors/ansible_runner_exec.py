@@ -72,6 +72,7 @@ from orchestrator.executors.base import (
     StartedCallback,
 )
 from orchestrator.executors.secrets import Secret, collect_secrets, redact
+from orchestrator.executors.ssh import ansible_host_vars
 
 __all__ = ["ENGINE_NAME", "AnsibleRunnerExecutor"]
 
@@ -510,13 +511,14 @@ class AnsibleRunnerExecutor:
         env[_MARKER_ENV] = batch.marker
         secret_values: dict[str, str] = {}
 
-        def value_of(value: Any) -> Any:
-            """An input as written to a file: secrets as an env lookup, strings unsafe."""
-            if not collect_secrets(value):
+        def value_of(key: str, value: Any) -> Any:
+            """An input as written to a file: secrets (``Secret`` values and secret-named
+            inputs) as an env lookup, never in the inventory; other strings unsafe."""
+            if not collect_secrets({key: value}):
                 return _unsafe(value)
             name = f"TOSCA_SECRET_VAR_{len(secret_values) + 1}"
-            if isinstance(value, Secret):
-                secret_values[name] = value.reveal()
+            if isinstance(value, str):
+                secret_values[name] = value.reveal() if isinstance(value, Secret) else value
                 return f"{{{{ lookup('env', '{name}') }}}}"
             secret_values[name] = json.dumps(value, default=str)
             return f"{{{{ lookup('env', '{name}') | from_json }}}}"
@@ -525,7 +527,7 @@ class AnsibleRunnerExecutor:
         for op in ops:
             hostvars = self._host_vars(op)
             if not (op.group and op.group.play_vars):
-                hostvars.update({k: value_of(v) for k, v in _playbook_vars(op.request).items()})
+                hostvars.update({k: value_of(k, v) for k, v in _playbook_vars(op.request).items()})
             hosts[op.alias] = hostvars
         sentinel = len(groups) > 1
         if sentinel:
@@ -551,7 +553,7 @@ class AnsibleRunnerExecutor:
             play_vars: dict[str, Any] = {}
             if group.play_vars:
                 play_vars = {
-                    k: value_of(v) for k, v in _playbook_vars(group.ops[0].request).items()
+                    k: value_of(k, v) for k, v in _playbook_vars(group.ops[0].request).items()
                 }
             plays = [
                 self._play(group, k, play, play_vars, sentinel)
@@ -579,20 +581,9 @@ class AnsibleRunnerExecutor:
                 "ansible_host": "127.0.0.1",
                 "ansible_python_interpreter": sys.executable,
             }
-        hostvars: dict[str, Any] = {
-            "ansible_connection": "ssh",
-            "ansible_host": spec.address or spec.name,
-            "ansible_port": spec.port,
-            "ansible_python_interpreter": "auto_silent",
-        }
-        if spec.user:
-            hostvars["ansible_user"] = spec.user
-        if spec.private_key_file:
-            hostvars["ansible_ssh_private_key_file"] = spec.private_key_file
-        args = "-o ControlMaster=no"
-        if spec.known_hosts_file:
-            args += f" -o UserKnownHostsFile={spec.known_hosts_file} -o StrictHostKeyChecking=yes"
-        hostvars["ansible_ssh_common_args"] = args
+        # The same hardened options as SshRunner and the warm worker (one function).
+        hostvars: dict[str, Any] = dict(ansible_host_vars(spec))
+        hostvars["ansible_python_interpreter"] = "auto_silent"
         return hostvars
 
     @staticmethod

@@ -49,6 +49,24 @@ _WARM_UP_PLAYBOOK = """\
     - command: "true"
 """
 
+
+def _unsafe(value: Any) -> Any:
+    """An input value marked unsafe: Ansible never templates it, whatever its version (a
+    ``{{ lookup('pipe', ...) }}`` in an input stays text; 2.17 / 2.18 would run it)."""
+    from ansible.utils.unsafe_proxy import wrap_var
+
+    return wrap_var(value)
+
+
+_HOSTSPEC_FIELDS = (
+    "name",
+    "connection",
+    "address",
+    "port",
+    "user",
+    "private_key_file",
+    "known_hosts_file",
+)
 _PRELOAD_ACTIONS = (
     "ansible.builtin.command",
     "ansible.builtin.shell",
@@ -234,23 +252,18 @@ class _Worker:
             host.set_variable("ansible_host", "127.0.0.1")
             host.set_variable("ansible_python_interpreter", sys.executable)
         else:
-            host.set_variable("ansible_connection", "ssh")
-            host.set_variable("ansible_host", spec.get("address") or spec.get("name"))
-            host.set_variable("ansible_port", spec.get("port", 22))
+            # The same hardened options as SshRunner (strict, managed known_hosts only, no
+            # shared ControlMaster): one function decides them for every path.
+            from orchestrator.executors.base import HostSpec
+            from orchestrator.executors.ssh import ansible_host_vars
+
+            hostspec = HostSpec(**{k: v for k, v in spec.items() if k in _HOSTSPEC_FIELDS})
+            for key, value in ansible_host_vars(hostspec).items():
+                host.set_variable(key, value)
             host.set_variable("ansible_python_interpreter", "auto_silent")
-            if spec.get("user"):
-                host.set_variable("ansible_user", spec["user"])
-            if spec.get("private_key_file"):
-                host.set_variable("ansible_ssh_private_key_file", spec["private_key_file"])
-            if spec.get("known_hosts_file"):
-                host.set_variable(
-                    "ansible_ssh_common_args",
-                    f"-o UserKnownHostsFile={spec['known_hosts_file']} "
-                    "-o StrictHostKeyChecking=yes",
-                )
         if not op.get("play_vars"):
             for key, value in (op.get("inputs") or {}).items():
-                host.set_variable(key, value)
+                host.set_variable(key, _unsafe(value))
         return alias
 
     def run_job(self, request: dict[str, Any], emit: bool = True) -> None:
@@ -296,7 +309,9 @@ class _Worker:
                 if timeout:
                     play.timeout = int(timeout) + 1
                 if len(ops) == 1 and ops[0].get("play_vars"):
-                    play.vars.update(ops[0].get("inputs") or {})
+                    play.vars.update(
+                        {k: _unsafe(v) for k, v in (ops[0].get("inputs") or {}).items()}
+                    )
                 if not started:
                     for alias in aliases:
                         self.emit(ev="start", job=job, step_id=aliases[alias]["step_id"])

@@ -15,6 +15,7 @@ renamed into place, so readers never see half a file. Checksums are recorded in 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -26,7 +27,9 @@ import httpx
 
 from orchestrator.errors import ExecutionError, ServiceError
 
-__all__ = ["GENERATED", "Transfer", "stage_in", "stage_out"]
+__all__ = ["GENERATED", "Transfer", "local_source", "stage_in", "stage_out"]
+
+logger = logging.getLogger(__name__)
 
 GENERATED = "generated"
 _CHUNK = 1 << 20
@@ -144,10 +147,30 @@ def _record(directory: Path, checksums: dict[str, str]) -> None:
     os.replace(tmp, sums)
 
 
+def _tree_files(src: Path) -> list[Path]:
+    """The regular files under ``src``, without following a symlink out of it: a link to a
+    file inside the tree is copied as that file, one that points elsewhere is skipped (with
+    a warning), and linked directories are not entered."""
+    root = src.resolve()
+    files: list[Path] = []
+    for dirpath, _dirs, names in os.walk(src, followlinks=False):
+        for name in names:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                target = path.resolve()
+                if root not in target.parents or not target.is_file():
+                    logger.warning("data mover: %s links outside %s: skipped", path, src)
+                    continue
+            elif not path.is_file():
+                continue
+            files.append(path)
+    return sorted(files)
+
+
 def _copy_tree(src: Path, dst: Path, cancel: threading.Event | None, transfer: Transfer) -> None:
     if src.is_dir():
         checksums: dict[str, str] = {}
-        for path in sorted(p for p in src.rglob("*") if p.is_file()):
+        for path in _tree_files(src):
             if path.name == "SHA256SUMS":
                 continue
             rel = path.relative_to(src)
@@ -166,12 +189,16 @@ def _copy_tree(src: Path, dst: Path, cancel: threading.Event | None, transfer: T
         raise ExecutionError(f"data mover: source {src} does not exist")
 
 
-def _local_source(source: str) -> Path | None:
+def local_source(source: str) -> Path | None:
+    """The local path a stage-in source names (a path or ``file://`` URL), else None.
+
+    ``~`` is not expanded: an input must not reach the orchestrator user's home by accident.
+    """
     parsed = urlparse(source)
     if parsed.scheme == "file":
         return Path(unquote(parsed.path))
     if parsed.scheme in ("", None) or len(parsed.scheme) == 1:  # plain path (or C:)
-        return Path(source).expanduser()
+        return Path(source)
     return None
 
 
@@ -192,7 +219,7 @@ def stage_in(
         dst.mkdir(parents=True, exist_ok=True)
         return Transfer(source, str(dst), generated=True)
     transfer = Transfer(source, str(dst))
-    local = _local_source(source)
+    local = local_source(source)
     if local is not None:
         if local.is_file() and dst.is_dir():
             dst = dst / local.name

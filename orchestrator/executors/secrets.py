@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ExecutionError
+from orchestrator.redaction import REDACTED, is_secret_key
 
 __all__ = ["REDACTED", "Secret", "collect_secrets", "redact", "resolve_secret"]
-
-REDACTED = "***"
 
 
 class Secret(str):
@@ -37,18 +36,23 @@ class Secret(str):
         return str.__str__(self)
 
 
-def collect_secrets(value: Any) -> set[str]:
-    """Every ``Secret`` found in a (nested) JSON-like value."""
+def collect_secrets(value: Any, _secret_named: bool = False) -> set[str]:
+    """Every secret found in a (nested) JSON-like value: ``Secret`` values, and the strings
+    under secret-named keys (``db_password``, ``api_token``, ``vault_id``: the names the
+    state store redacts), however deep."""
     found: set[str] = set()
     if isinstance(value, Secret):
         if value:
             found.add(value.reveal())
+    elif isinstance(value, str):
+        if _secret_named and value and value != REDACTED:
+            found.add(value)
     elif isinstance(value, dict):
-        for item in value.values():
-            found |= collect_secrets(item)
+        for key, item in value.items():
+            found |= collect_secrets(item, _secret_named or is_secret_key(str(key)))
     elif isinstance(value, list | tuple | set):
         for item in value:
-            found |= collect_secrets(item)
+            found |= collect_secrets(item, _secret_named)
     return found
 
 

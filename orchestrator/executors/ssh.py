@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from orchestrator.errors import SchedulerError
+from orchestrator.errors import SchedulerError, UsageError
 from orchestrator.executors.base import HostSpec
 from orchestrator.slurm.base import CommandResult
 
@@ -69,7 +69,7 @@ def trust_host(
     else:
         try:
             proc = subprocess.run(
-                ["ssh-keyscan", "-p", str(port), "-T", str(int(timeout)), address],
+                ["ssh-keyscan", "-p", str(port), "-T", str(int(timeout)), "--", address],
                 capture_output=True,
                 text=True,
                 timeout=timeout + 5,
@@ -91,6 +91,15 @@ def trust_host(
     return lines
 
 
+def _config_path(path: str | Path) -> str:
+    """``path`` as an ssh option value. ssh splits ``UserKnownHostsFile`` on whitespace (it
+    takes a list of files), so a path with a space is double-quoted for ssh's own parser."""
+    text = str(path)
+    if '"' in text or any(c in text for c in "\r\n\0"):
+        raise UsageError(f"known_hosts path {text!r}: quotes and control characters are refused")
+    return f'"{text}"' if any(c.isspace() for c in text) else text
+
+
 def ssh_options(host: HostSpec, known_hosts: str | Path | None = None) -> list[str]:
     """``ssh`` options for ``host``: key-only, strict host-key checking, no prompts."""
     kh = host.known_hosts_file or known_hosts
@@ -99,7 +108,7 @@ def ssh_options(host: HostSpec, known_hosts: str | Path | None = None) -> list[s
     opts = [
         "-o", "BatchMode=yes",
         "-o", "StrictHostKeyChecking=yes",
-        "-o", f"UserKnownHostsFile={kh}",
+        "-o", f"UserKnownHostsFile={_config_path(kh)}",
         "-o", "GlobalKnownHostsFile=/dev/null",
         "-o", "UpdateHostKeys=no",
         "-o", "ConnectTimeout=10",
@@ -120,7 +129,9 @@ def ssh_argv(
     host: HostSpec, remote_argv: Sequence[str], known_hosts: str | Path | None = None
 ) -> list[str]:
     """The local argv that runs ``remote_argv`` on ``host`` (quoted once for the remote shell)."""
-    return ["ssh", *ssh_options(host, known_hosts), _target(host), "--", shlex.join(remote_argv)]
+    # "--" before the destination: nothing after it can be read as an ssh option (HostSpec
+    # already refuses a user or address that starts with '-'; this is the second fence).
+    return ["ssh", *ssh_options(host, known_hosts), "--", _target(host), shlex.join(remote_argv)]
 
 
 def check_ssh_failure(host: HostSpec, returncode: int, stderr: str) -> None:
@@ -194,7 +205,9 @@ def ansible_host_vars(host: HostSpec, known_hosts: str | Path | None = None) -> 
     if not kh:
         raise HostKeyError(f"no known_hosts file for {host.name}: trust the host first")
     common = (
-        f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={shlex.quote(str(kh))} "
+        "-o StrictHostKeyChecking=yes -o "
+        + shlex.quote(f"UserKnownHostsFile={_config_path(kh)}")
+        + " "
         "-o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no -o BatchMode=yes"
     )
     hostvars: dict[str, object] = {

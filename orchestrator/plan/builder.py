@@ -21,6 +21,7 @@ from typing import Any
 
 from orchestrator.errors import Location, PlanError
 from orchestrator.plan.model import CALL_OPERATION, SET_STATE, Plan, Step
+from orchestrator.redaction import REDACTED, is_secret_key, redact_structure
 from orchestrator.tosca.functions import to_json
 from orchestrator.tosca.model import (
     NodeTemplate,
@@ -366,6 +367,26 @@ def plan_levels(plan: Plan) -> list[list[Step]]:
     return out
 
 
+def _literal_secrets_hidden(value: Any, secret: bool = False) -> Any:
+    """Step inputs with the literal strings under secret-named keys as ``***``; functions
+    (``get_secret: path``, ``get_input: name``) stay: they show where a value comes from."""
+    if isinstance(value, dict):
+        if len(value) == 1 and _is_function_name(str(next(iter(value)))):
+            return value
+        return {
+            k: _literal_secrets_hidden(v, secret or is_secret_key(str(k))) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_literal_secrets_hidden(v, secret) for v in value]
+    if secret and isinstance(value, str) and value:
+        return REDACTED
+    return value
+
+
+def _is_function_name(name: str) -> bool:
+    return name.startswith("get_") or name in ("concat", "join", "token")
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The JSON form of a plan (functions in their TOSCA form, secrets as paths only)."""
     steps = []
@@ -377,7 +398,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "operation": s.operation,
             "activity": s.activity,
             "depends_on": list(s.depends_on),
-            "inputs": to_json(s.inputs),
+            "inputs": _literal_secrets_hidden(to_json(s.inputs)),
         }
         if s.on_failure:
             entry["on_failure"] = list(s.on_failure)
@@ -388,4 +409,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         if s.relationship is not None:
             entry.update(relationship=s.relationship, source=s.source, target=s.target)
         steps.append(entry)
-    return {"workflow": plan.workflow, "inputs": to_json(plan.inputs), "steps": steps}
+    # Secret-named values (``api_password``, ``vault_id``...) are shown as ``***``: a plan is
+    # printed, logged and pasted into tickets.
+    inputs = redact_structure(to_json(plan.inputs))
+    return {"workflow": plan.workflow, "inputs": inputs, "steps": steps}

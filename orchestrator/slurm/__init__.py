@@ -15,6 +15,8 @@ picks the backend from an ``eflows4hpc.nodes.Environment``'s properties:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import logging
 import os
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UsageError
+from orchestrator.redaction import write_private
 from orchestrator.slurm.base import CommandResult, CommandRunner, LocalRunner, Scheduler
 from orchestrator.slurm.cli import SlurmCLI
 from orchestrator.slurm.local import LocalScheduler
@@ -99,11 +102,24 @@ def _key_file(ref: str, workspace: Path, secret: SecretFn | None) -> str:
         return value
     keys = workspace / "ssh" / "keys"
     keys.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = keys / hashlib.sha256(ref.encode()).hexdigest()[:16]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value if value.endswith("\n") else value + "\n")
+    # One file per process (a concurrent run may hold its own), removed when this process
+    # ends: a key written from a secret does not outlive the run that needed it.
+    name = f"{hashlib.sha256(ref.encode()).hexdigest()[:16]}.{os.getpid()}"
+    path = keys / name
+    if str(path) not in _KEY_FILES:
+        write_private(path, value if value.endswith("\n") else value + "\n")
+        _KEY_FILES.add(str(path))
     return str(path)
+
+
+_KEY_FILES: set[str] = set()
+
+
+@atexit.register
+def _remove_key_files() -> None:
+    for path in _KEY_FILES:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def get_scheduler(

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from orchestrator.errors import SchedulerError
 from orchestrator.jobs import JobStatus
+from orchestrator.redaction import scrubbed_environ
 from orchestrator.slurm.spec import ClusterInfo, JobInfo, JobSpec
 
 __all__ = ["CommandResult", "CommandRunner", "LocalRunner", "Scheduler"]
@@ -95,7 +96,9 @@ class LocalRunner:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
-                env=dict(env) if env is not None else None,
+                # Slurm commands and job scripts inherit what sbatch is given: never the
+                # orchestrator's secret-named variables (TOSCA_SECRET_*, *_TOKEN...).
+                env=dict(env) if env is not None else scrubbed_environ(),
                 check=False,
             )
         except FileNotFoundError as exc:

@@ -29,6 +29,19 @@ logger = logging.getLogger(__name__)
 _JOB_ID = re.compile(r"^(\d+(?:_\d+)?)(?:;\S+)?$")
 
 
+# A Slurm job id: 123, an array task 123_4, a heterogeneous component 123+1, a step 123.0.
+_VALID_JOB_ID = re.compile(r"\d{1,12}([_+]\d{1,9})?(\.\d{1,9})?")
+
+
+def check_job_id(job_id: object) -> str:
+    """``job_id`` as text when it is a Slurm job id; ``SchedulerError`` otherwise (a value
+    that came back from a step's outputs must not become an option of scancel / scontrol)."""
+    text = str(job_id)
+    if not _VALID_JOB_ID.fullmatch(text):
+        raise SchedulerError(f"{text[:40]!r} is not a Slurm job id")
+    return text
+
+
 def sbatch_args(spec: JobSpec) -> list[str]:
     """The ``sbatch`` flags for ``spec`` (the script itself goes to stdin)."""
     args = ["--parsable", f"--job-name={spec.name}"]
@@ -205,7 +218,7 @@ class SlurmCLI:
         return {}
 
     def _scontrol(self, job_id: str) -> JobInfo | None:
-        result = self._run(["scontrol", "--oneliner", "show", "job", job_id])
+        result = self._run(["scontrol", "--oneliner", "show", "job", check_job_id(job_id)])
         if result.returncode != 0:
             return None
         fields = dict(re.findall(r"(\w+)=(\S*)", result.stdout))
@@ -227,7 +240,7 @@ class SlurmCLI:
 
     # -- cancel ----------------------------------------------------------------------------------
     def cancel(self, job_id: str) -> None:
-        result = self._run(["scancel", str(job_id)])
+        result = self._run(["scancel", check_job_id(job_id)])
         if result.returncode != 0:
             text = result.stderr.lower()
             if "invalid job id" in text or "already completing or completed" in text:

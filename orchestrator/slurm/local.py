@@ -22,6 +22,7 @@ from pathlib import Path
 
 from orchestrator.errors import SchedulerError
 from orchestrator.jobs import JobStatus
+from orchestrator.redaction import scrubbed_environ, write_private
 from orchestrator.slurm.spec import ClusterInfo, JobInfo, JobSpec, PartitionInfo, render_script
 
 __all__ = ["LocalScheduler"]
@@ -54,9 +55,9 @@ class LocalScheduler:
     def submit(self, spec: JobSpec) -> str:
         job_id = f"local-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
         jdir = self.root / job_id
-        jdir.mkdir(parents=True, exist_ok=False)
+        jdir.mkdir(parents=True, exist_ok=False, mode=0o700)
         script = jdir / "job.sh"
-        script.write_text(render_script(spec))
+        write_private(script, render_script(spec))  # it holds the job's environment
         # Name and marker first: a crash right after the process starts still leaves a job
         # that find_job can see.
         (jdir / "name").write_text(spec.name)
@@ -74,6 +75,7 @@ class LocalScheduler:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                env=scrubbed_environ(),  # the job gets its own env, not the orchestrator's secrets
                 start_new_session=True,  # own session and process group: cancel kills them all
                 close_fds=True,
             )

@@ -17,7 +17,7 @@ import httpx
 
 from orchestrator.errors import SchedulerError
 from orchestrator.jobs import JobStatus
-from orchestrator.slurm.cli import job_info_from_json
+from orchestrator.slurm.cli import check_job_id, job_info_from_json
 from orchestrator.slurm.spec import ClusterInfo, JobInfo, JobSpec, PartitionInfo, render_script
 
 __all__ = ["SlurmRest", "rest_job_body"]
@@ -154,7 +154,7 @@ class SlurmRest:
         return max(ids, key=lambda j: int(j) if j.isdigit() else 0) if ids else None
 
     def cancel(self, job_id: str) -> None:
-        body = self._call("DELETE", f"/job/{job_id}")
+        body = self._call("DELETE", f"/job/{check_job_id(job_id)}")
         errors = self._errors(body)
         if errors and "invalid job id" not in errors.lower() and "already" not in errors.lower():
             raise SchedulerError(f"slurmrestd could not cancel job {job_id}: {errors}")

@@ -1,7 +1,7 @@
 """State: deployments, node instances and attributes, executions, steps and attempts,
 events and logs, in one SQLite (WAL) file per workspace. See ``store.Store``."""
 
-from orchestrator.state.redact import REDACTED, Redactor, redact_structure
+from orchestrator.redaction import REDACTED, Redactor, redact_structure
 from orchestrator.state.store import (
     DB_NAME,
     AttemptRecord,

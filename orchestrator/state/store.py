@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import StateError
-from orchestrator.state.redact import redact_structure
+from orchestrator.redaction import redact_structure
 
 __all__ = [
     "DB_NAME",
@@ -294,10 +294,19 @@ class Store:
     def __init__(self, workspace: str | os.PathLike[str], *, busy_timeout_ms: int = 30000):
         self.workspace = Path(workspace)
         try:
-            self.workspace.mkdir(parents=True, exist_ok=True)
+            # Private to its user: logs, inputs and attributes of a shared login node's
+            # users must not be readable by the others (a workspace we did not create keeps
+            # its mode; the database is made 0600 either way, and SQLite gives its -wal and
+            # -shm files the database's mode).
+            self.workspace.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.path = self.workspace / DB_NAME
+            if self.path.exists():
+                if self.path.stat().st_mode & 0o077:
+                    self.path.chmod(0o600)
+            else:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         except OSError as exc:
             raise StateError(f"cannot create workspace {self.workspace}: {exc}") from exc
-        self.path = self.workspace / DB_NAME
         self._lock = threading.RLock()
         self.transition_hook: Callable[[int], None] | None = None
         self._transitions = 0

@@ -53,7 +53,7 @@ REDACTED = "***"
 class SecretValue(str):
     """A secret-kind ``str`` for stores that return plain strings: masked ``repr``.
 
-    ``is_secret`` marks it for structural redaction (``orchestrator.state.redact``);
+    ``is_secret`` marks it for structural redaction (``orchestrator.redaction``);
     ``reveal()`` gives the clear text as a plain ``str``.
     """
 

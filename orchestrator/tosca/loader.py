@@ -147,6 +147,23 @@ def type_workflow_inputs(model: ToscaModel, workflow: str, given: dict[str, Any]
     return _type_values(wf.inputs, given, reg, "workflow input")
 
 
+def check_required_workflow_inputs(
+    model: ToscaModel, workflow: str, values: dict[str, Any]
+) -> None:
+    """``UsageError`` naming the required inputs of ``workflow`` missing from ``values``.
+
+    Checked before an execution is recorded: a missing input is the caller's mistake, not a
+    step failure halfway through the run. (A plan, a preview, does not need them.)"""
+    wf = model.workflows.get(workflow)
+    if wf is None:
+        return
+    missing = sorted(n for n, d in wf.inputs.items() if d.required and n not in values)
+    if missing:
+        raise UsageError(
+            f"workflow '{workflow}': required input(s) not given: {', '.join(missing)}"
+        )
+
+
 def _type_values(
     defs: dict[str, InputDef], given: dict[str, Any], reg: TypeRegistry, what: str
 ) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.redaction import is_secret_key
 from orchestrator.tosca.functions import Function
 from orchestrator.tosca.types import PRIMITIVE_TYPES, TypeRegistry
 
@@ -77,8 +78,24 @@ def check_value_at(
     path: tuple[Any, ...] = (),
 ) -> list[tuple[tuple[Any, ...], str]]:
     """Like ``check_value``, each message paired with the key path inside ``value``."""
-    return [(path, m) if isinstance(m, str) else m
-            for m in _check(reg, value, type_name, entry_schema, what, depth, path)]  # fmt: skip
+    found = [(path, m) if isinstance(m, str) else m
+             for m in _check(reg, value, type_name, entry_schema, what, depth, path)]  # fmt: skip
+    if found and _names_secret(what):
+        return [(where, _masked(m, value)) for where, m in found]
+    return found
+
+
+def _names_secret(what: str) -> bool:
+    """True when ``what`` ("input 'api_token'", "property 'db_password'") names a secret."""
+    return any(is_secret_key(name) for name in re.findall(r"'([^']+)'", what))
+
+
+def _masked(message: str, value: Any) -> str:
+    """``message`` without the value of a secret-named input or property in it."""
+    for shown in {_show(value), repr(value), str(value)}:
+        if len(shown) >= 3:
+            message = message.replace(shown, "'***'")
+    return message
 
 
 def _check(
@@ -211,7 +228,7 @@ def check_constraints(value: Any, constraints: Any, what: str = "value") -> list
         msg = _constraint_message(value, str(op), arg)
         if msg:
             out.append(f"{what}: {msg}")
-    return out
+    return [_masked(m, value) for m in out] if out and _names_secret(what) else out
 
 
 def _constraint_message(value: Any, op: str, arg: Any) -> str | None:
@@ -274,6 +291,13 @@ def coerce_input(reg: TypeRegistry, name: str, type_name: str, raw: Any) -> tupl
     """Convert a command-line / file value to ``type_name``; returns (value, error message)."""
     if not isinstance(raw, str) or type_name == "string":
         return raw, None
+    value, error = _coerce(reg, name, type_name, raw)
+    if error and is_secret_key(name):
+        error = _masked(error, raw)
+    return value, error
+
+
+def _coerce(reg: TypeRegistry, name: str, type_name: str, raw: str) -> tuple[Any, str | None]:
     text = raw.strip()
     try:
         if type_name == "integer":

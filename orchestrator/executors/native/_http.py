@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -214,3 +215,12 @@ def submit_and_wait(
                 cancel(ctx, job)
         raise
     return {**submitted, **final}
+
+
+def path_segment(value: object) -> str:
+    """``value`` as one URL path segment. Ids come from inputs and service answers: a ``/``,
+    ``?`` or ``#`` in one must not change which resource a request reaches."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ServiceError(f"{text!r} is not a valid resource id")
+    return quote(text, safe="")

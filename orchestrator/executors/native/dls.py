@@ -35,7 +35,7 @@ from orchestrator.errors import (
 )
 from orchestrator.executors import datamover
 from orchestrator.executors.native import NativeContext
-from orchestrator.executors.native._http import ServiceClient, submit_and_wait
+from orchestrator.executors.native._http import ServiceClient, path_segment, submit_and_wait
 from orchestrator.jobs import JobStatus
 
 __all__ = ["AIRFLOW_STATES", "cancel", "run", "start", "submit"]
@@ -168,10 +168,16 @@ def submit(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
     _log_conf(ctx, s, conf)
     run_id = f"{_login(ctx, s)}-{uuid.uuid4()}"
     with _client(ctx, s, url) as client:
-        answer = client.json("POST", f"dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "conf": conf})
+        answer = client.json(
+            "POST", f"dags/{path_segment(dag_id)}/dagRuns", {"dag_run_id": run_id, "conf": conf}
+        )
     run_id = str(answer.get("dag_run_id") or run_id)
     ctx.log(logging.INFO, f"DAG run {run_id} submitted")
     return {"TOSCA_JOB_ID": run_id, "dag_run_id": run_id}
+
+
+def _run_path(s: dict[str, Any], run_id: str) -> str:
+    return f"dags/{path_segment(s.get('dag_id'))}/dagRuns/{path_segment(run_id)}"
 
 
 def _job_id(inputs: dict[str, Any]) -> str:
@@ -192,7 +198,11 @@ def run(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
     if url is None:
         raise JobError(f"DLS: job {job_id} is a DAG run but no dls_api_url is configured")
     with _client(ctx, s, url) as client:
-        answer = client.json("GET", f"dags/{s.get('dag_id')}/dagRuns/{job_id}", required=("state",))
+        answer = client.json(
+            "GET",
+            f"dags/{path_segment(s.get('dag_id'))}/dagRuns/{path_segment(job_id)}",
+            required=("state",),
+        )
     state = str(answer["state"]).lower()
     status = AIRFLOW_STATES.get(state, JobStatus.UNKNOWN)
     if status is JobStatus.UNKNOWN:
@@ -208,7 +218,11 @@ def cancel(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
     if job_id.startswith(_LOCAL_PREFIX) or url is None:
         return {}
     with _client(ctx, s, url) as client:
-        client.json("PATCH", f"dags/{s.get('dag_id')}/dagRuns/{job_id}", {"state": "failed"})
+        client.json(
+            "PATCH",
+            f"dags/{path_segment(s.get('dag_id'))}/dagRuns/{path_segment(job_id)}",
+            {"state": "failed"},
+        )
     ctx.log(logging.INFO, f"DAG run {job_id} marked failed (cancelled)")
     return {}
 
@@ -219,26 +233,83 @@ def start(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
     return submit_and_wait(ctx, inputs, submit=submit, run=run, cancel=cancel, timeout=timeout)
 
 
+def _inside(base: Path, value: str, what: str) -> Path:
+    """``value`` (relative to ``base``, or absolute) resolved; it must stay inside ``base``.
+
+    Inputs choose these paths: ``..`` or an absolute path elsewhere would let a workflow
+    input write anywhere the orchestrator can (or publish any file it can read)."""
+    root = base.resolve()
+    path = Path(value)
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise UsageError(f"data mover: {what} {value!r} is outside {root}: refused")
+    return resolved
+
+
+# Directories that hold credentials wherever they are (home directories of other users too).
+_SENSITIVE = frozenset(
+    {".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".git-credentials",
+     ".pgpass", ".vault-token", ".password-store", ".config"}
+)  # fmt: skip
+
+
+def _local_source_allowed(ctx: NativeContext, source: str) -> None:
+    """Refuse a local stage-in source outside the site's ``data_roots`` (or, without them, in
+    a hidden directory such as ``~/.ssh`` or inside the workspace)."""
+    local = datamover.local_source(source)
+    if local is None or source.strip().lower() == datamover.GENERATED:
+        return
+    if str(local).startswith("~"):
+        raise UsageError(f"data mover: source {source!r}: '~' is not expanded; give a full path")
+    resolved = local.resolve()
+    roots = [Path(str(r)).resolve() for r in ctx.environment.get("data_roots") or []]
+    if roots:
+        if not any(resolved == r or r in resolved.parents for r in roots):
+            raise UsageError(
+                f"data mover: source {source!r} is outside the site's data_roots "
+                f"({', '.join(map(str, roots))}): refused"
+            )
+        return
+    home = Path.home().resolve()
+    hidden = [part for part in resolved.parts if part in _SENSITIVE]
+    if home in resolved.parents:
+        first = resolved.relative_to(home).parts[0]
+        if first.startswith("."):  # ~/.cache, ~/.local/share... : the user's own settings
+            hidden.append(first)
+    workspace = ctx.context.get("workspace")
+    in_workspace = workspace is not None and (
+        resolved == Path(workspace).resolve() or Path(workspace).resolve() in resolved.parents
+    )
+    if hidden or in_workspace:
+        why = f"hidden directory {hidden[0]!r}" if hidden else "the toolkit's workspace"
+        raise UsageError(
+            f"data mover: source {source!r} is inside {why}: refused (list the directory in "
+            "the site's data_roots to allow it)"
+        )
+
+
 def _move(ctx: NativeContext, s: dict[str, Any]) -> dict[str, Any]:
     """The built-in data mover (no dls_api_url)."""
     kind = _kind(ctx, s)
     work = _work_dir(ctx)
+    work.mkdir(parents=True, exist_ok=True)
     if kind == "stage_in":
-        target = Path(str(s.get("target_path") or "input"))
-        destination = target if target.is_absolute() else work / target
+        destination = _inside(work, str(s.get("target_path") or "input"), "target_path")
         destination.mkdir(parents=True, exist_ok=True)  # upstream `target` is a directory
+        _local_source_allowed(ctx, str(s.get("oid", "")))
         moved = datamover.stage_in(str(s.get("oid", "")), destination, cancel=ctx.cancel)
     elif kind == "stage_out":
-        source = Path(str(s.get("source_path", "")))
-        source = source if source.is_absolute() else work / source
-        target = Path(str(s.get("target_path") or source.name))
-        destination = target if target.is_absolute() else _results_dir(ctx) / target
+        source = _inside(work, str(s.get("source_path", "")), "source_path")
+        results = _results_dir(ctx)
+        results.mkdir(parents=True, exist_ok=True)
+        target = str(s.get("target_path") or source.name)
+        destination = _inside(results, target, "target_path")
         moved = datamover.stage_out(source, destination, cancel=ctx.cancel)
     elif kind == "image_transfer":
         url = s.get("url") or ""
-        target = Path(str(s.get("target_path") or "images"))
-        destination = target if target.is_absolute() else work / target
+        destination = _inside(work, str(s.get("target_path") or "images"), "target_path")
         destination.mkdir(parents=True, exist_ok=True)
+        _local_source_allowed(ctx, str(url))
         moved = datamover.stage_in(str(url), destination, cancel=ctx.cancel)
     else:
         raise UsageError("data mover: cannot tell a stage-in, stage-out or image transfer apart")

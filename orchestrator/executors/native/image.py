@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.errors import JobError, UsageError
 from orchestrator.executors.native import NativeContext
-from orchestrator.executors.native._http import ServiceClient, submit_and_wait
+from orchestrator.executors.native._http import ServiceClient, path_segment, submit_and_wait
 from orchestrator.jobs import JobStatus
 
 __all__ = ["BUILD_STATES", "cancel", "run", "start", "submit"]
@@ -120,7 +120,7 @@ def run(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
     if not build_id:
         raise JobError("image creation: run needs TOSCA_JOB_ID (the output of submit)")
     with _client(ctx, s) as client:
-        answer = client.json("GET", f"build/{build_id}", required=("status",))
+        answer = client.json("GET", f"build/{path_segment(build_id)}", required=("status",))
         raw = str(answer["status"]).upper()
         status = BUILD_STATES.get(raw, JobStatus.UNKNOWN)
         outputs: dict[str, Any] = {"TOSCA_JOB_STATUS": status.value, "build_status": raw}
@@ -133,7 +133,7 @@ def run(ctx: NativeContext, inputs: dict[str, Any]) -> dict[str, Any]:
             if not filename or "/" in str(filename) or str(filename).startswith("."):
                 raise JobError(f"image build {build_id} FINISHED without a valid filename")
             destination = _images_dir(ctx, s) / str(filename)
-            size, digest = client.download(f"images/download/{filename}", destination)
+            size, digest = client.download(f"images/download/{path_segment(filename)}", destination)
             ctx.log(logging.INFO, f"image {filename}: {size} bytes, sha256 {digest}")
             outputs.update(
                 image_id=str(answer.get("image_id") or ""),

@@ -34,11 +34,14 @@ import logging
 import re
 import shlex
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import JobError, SchedulerError
+from orchestrator.executors.secrets import Secret, collect_secrets
 from orchestrator.jobs import JobStatus
+from orchestrator.redaction import is_secret_key
 from orchestrator.slurm import (
     JobSpec,
     LocalScheduler,
@@ -75,12 +78,21 @@ _COMPSS_PROBES: dict[tuple[str, tuple[str, ...]], bool] = {}
 
 
 # -- inputs -> job ---------------------------------------------------------------------------------
-def export_env(node: str, values: dict[str, Any]) -> dict[str, str]:
-    """Job environment variables; precedence ``x`` < ``PyCOMPSs_x`` < ``<node>_PyCOMPSs_x``."""
+def export_env(
+    node: str, values: dict[str, Any], allowed_secrets: Iterable[str] = ()
+) -> dict[str, str]:
+    """Job environment variables; precedence ``x`` < ``PyCOMPSs_x`` < ``<node>_PyCOMPSs_x``.
+
+    Secret-named inputs (``is_secret_key``) and ``Secret`` values are left out unless their
+    name is in ``allowed_secrets`` (the node's ``export_secrets``)."""
+    allowed = set(allowed_secrets)
     ranked: dict[str, tuple[int, str]] = {}
     node_prefix, generic = f"{node}_PyCOMPSs_", "PyCOMPSs_"
     for key, value in values.items():
         if key.startswith("TOSCA_") or value is None:
+            continue
+        secret = is_secret_key(key) or isinstance(value, Secret) or bool(collect_secrets(value))
+        if secret and key not in allowed:
             continue
         if key.startswith(node_prefix):
             name, rank = key[len(node_prefix) :], 3
@@ -145,7 +157,8 @@ def build_job(ctx: Any, inputs: dict[str, Any], compss: bool) -> tuple[JobSpec, 
     params = _params(props, inputs)
     workflow_inputs = {**(ctx.context.get("workflow_inputs") or {}), **inputs}
     # Unbuffered: the job's stdout lines reach the execution's logs as they are printed.
-    env = {"PYTHONUNBUFFERED": "1", **export_env(ctx.node, workflow_inputs)}
+    allowed = [str(n) for n in props.get("export_secrets") or []]
+    env = {"PYTHONUNBUFFERED": "1", **export_env(ctx.node, workflow_inputs, allowed)}
     urgency = resolve_urgency(_urgency_level(ctx, inputs), env_props.get("urgency_levels"))
     jdir = job_dir(ctx)
     nodes = int(params.get("num_nodes") or 1)
@@ -202,9 +215,44 @@ def _enqueue_argv(spec: JobSpec, params: dict[str, Any], application: dict[str, 
     for key in ("container_image", "container_compss_path", "container_opts"):
         if container.get(key):
             argv.append(f"--{key}={container[key]}")
-    argv += shlex.split(str(params.get("extra_compss_opts") or ""))
+    argv += _extra_compss_opts(str(params.get("extra_compss_opts") or ""))
     argv += [str(application["command"]), *_arguments(application)]
     return argv
+
+
+# enqueue_compss options a template or a workflow input may add. Left out on purpose: those
+# that run commands or scripts on the site (--prolog, --epilog...) and those the
+# toolkit sets itself (job name, nodes, queue, qos, reservation, exec_time, container).
+# Short forms: -d debug, -t tracing, -g graph, -m monitoring.
+_EXTRA_COMPSS_OPTS = frozenset(
+    {
+        "--lang", "--log_level", "--summary", "--graph", "--tracing", "--monitoring",
+        "--debug", "--worker_in_master_cpus", "--cpus_per_node", "--gpus_per_node",
+        "--max_tasks_per_node", "--node_memory", "--network", "--scheduler",
+        "--worker_working_dir", "--master_working_dir", "--base_log_dir", "--jvm_workers_opts",
+        "--jvm_master_opts", "--constraints", "--project_name",
+        "--agents", "--checkpoint", "--checkpoint_params", "--keep_workingdir",
+        "--python_propagate_virtual_environment", "--storage_props", "--storage_home",
+        "-d", "-t", "-g", "-m",
+    }
+)  # fmt: skip
+
+
+def _extra_compss_opts(text: str) -> list[str]:
+    """``extra_compss_opts`` split into options, each checked against the allow-list."""
+    try:
+        opts = shlex.split(text)
+    except ValueError as exc:
+        raise JobError(f"extra_compss_opts cannot be parsed ({exc})") from None
+    for opt in opts:
+        name = opt.split("=", 1)[0]
+        if name not in _EXTRA_COMPSS_OPTS:
+            shown = opt if len(opt) <= 40 else opt[:40] + "..."
+            raise JobError(
+                f"extra_compss_opts: {shown!r} is not an allowed enqueue_compss option "
+                "(use --name=value; allowed: " + ", ".join(sorted(_EXTRA_COMPSS_OPTS)) + ")"
+            )
+    return opts
 
 
 # -- scheduler -----------------------------------------------------------------------------------
@@ -316,12 +364,16 @@ def _enqueue(sched: Scheduler, ctx: Any, spec: JobSpec, argv: list[str]) -> str:
     if not isinstance(sched, SlurmCLI):
         raise JobError(f"PyCOMPSsJob '{ctx.node}': enqueue_compss needs the Slurm CLI backend")
     modules = tuple(str(m) for m in ctx.environment.get("pycompss_modules") or [])
-    exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in spec.env.items())
-    script = f"cd {shlex.quote(spec.workdir or '.')} && {exports}" + _module_shell(
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in spec.env.items())
+    script = f"cd {shlex.quote(spec.workdir or '.')} || exit 1\n{exports}" + _module_shell(
         modules, shlex.join(argv)
     )
-    # A login shell only when modules must be loaded (it resets PATH from the site profile).
-    result = sched.runner.run(["bash", "-lc" if modules else "-c", script], timeout=120)
+    # The script goes on stdin, never in argv: the exported values would be visible in `ps`
+    # (here and, over SSH, on the login node). A login shell only when modules must be
+    # loaded (it resets PATH from the site profile).
+    result = sched.runner.run(
+        ["bash", "-l", "-s"] if modules else ["bash", "-s"], input=script, timeout=120
+    )
     match = _SUBMITTED.search(result.stdout)
     if result.returncode != 0 or not match:
         raise SchedulerError(f"enqueue_compss failed: {_tail(result)}")

@@ -12,7 +12,7 @@ from orchestrator.cli.main import build_app
 from orchestrator.errors import ExecutionError
 from orchestrator.executors.secrets import Secret, collect_secrets
 from orchestrator.plan import build_plan, plan_to_dict
-from orchestrator.state.redact import redact_structure
+from orchestrator.redaction import redact_structure
 from orchestrator.tosca import ModelEvalContext, load
 from orchestrator.tosca import functions as fn
 

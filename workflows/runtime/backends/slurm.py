@@ -159,7 +159,11 @@ class SlurmBackend:
         )
         argv = sbatch_argv(self.config, task, str(script), f"{base}.log")
         paths = [p for p in sys.path if p and os.path.isdir(p)]
-        env_vars = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+        # Task jobs get the workflow job's environment (--export=ALL): what the operation
+        # exported to it, never the orchestrator's secret store (TOSCA_SECRET_*), should
+        # the runtime have been started from a shell that holds it.
+        env_vars = {k: v for k, v in os.environ.items() if not k.startswith("TOSCA_SECRET_")}
+        env_vars["PYTHONPATH"] = os.pathsep.join(paths)
         proc = subprocess.run(
             argv, capture_output=True, text=True, timeout=_CMD_TIMEOUT, env=env_vars
         )

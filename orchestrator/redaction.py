@@ -12,17 +12,27 @@ Two complementary mechanisms:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "Redactor", "is_secret_key", "is_secret_value", "redact_structure"]
+__all__ = [
+    "REDACTED",
+    "Redactor",
+    "is_secret_key",
+    "is_secret_value",
+    "redact_structure",
+    "scrubbed_environ",
+    "write_private",
+]
 
 REDACTED = "***"
 
 _SECRET_KEY = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|private[_-]?key|api[_-]?key|credential)",
+    r"(pass(word|wd|phrase)?|secret|token|private[_-]?key|api[_-]?key|credential|vault)",
     re.IGNORECASE,
 )
 # Keys that look secret but are not: job ids and idempotency tokens are public bookkeeping.
@@ -103,3 +113,26 @@ class Redactor:
             return v
 
         return walk(cleaned)
+
+
+def scrubbed_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``environ`` (default ``os.environ``) without secret-named variables.
+
+    What child processes that are not the orchestrator itself get (jobs, ``sbatch``, Slurm
+    and site commands): ``TOSCA_SECRET_*``, ``*_TOKEN``, ``*_PASSWORD`` and the like stay in
+    this process, where ``get_secret`` reads them.
+    """
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if not is_secret_key(k)}
+
+
+def write_private(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600), whatever was there.
+
+    ``open(..., "w")`` on an existing file keeps its old mode (O_TRUNC does not reset it):
+    the old file is removed first, and the new one created 0600 with O_EXCL."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
