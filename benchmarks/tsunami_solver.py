@@ -75,6 +75,8 @@ def grid_and_source():
         b = read_bathymetry(DATA)
         name = "messina_gebco2022_15s"
     else:
+        print(f"note: {DATA} not found (the real Messina grid of ../shared/data): "
+              "figures are for the idealised basin instead")  # fmt: skip
         b = idealised_basin(resolution_deg=1 / 80)
         name = "idealised_basin"
     uz = seafloor_deformation([Fault(15.55, 38.15, 10.0, 40.0, 20.0, 20.0, 40.0, 90.0, 2.0)],

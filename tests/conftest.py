@@ -14,6 +14,23 @@ from pathlib import Path
 
 import pytest
 
+
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Generated data files in the formats of ``../shared/data`` (see tests/support/sample_data.py):
+    ``strait_nc`` (GEBCO-style NetCDF), ``japan_asc`` (ESRI ASCII), ``pois`` (HySEA points),
+    ``tas`` / ``pr`` / ``areacella`` / ``sftlf`` (CMIP6-style)."""
+    from tests.support import sample_data as gen
+
+    root = tmp_path_factory.mktemp("sample_data")
+    return {
+        "strait_nc": gen.write_gebco_like(root / "strait_15s.nc"),
+        "japan_asc": gen.write_esri_ascii(root / "japan_1m.asc"),
+        "pois": gen.write_pois(root / "strait_pois.dat"),
+        **gen.write_cmip_like(root / "climate"),
+    }
+
+
 SSHD_STATE = Path("/var/lib/tosca-test")  # written by scripts/sshd-up.sh
 SSHD_PORT = 2222
 SSHD_USER = "toscauser"

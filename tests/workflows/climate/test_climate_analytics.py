@@ -11,18 +11,31 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from tests.support.sample_data import shared_file
 from workflows.climate import analytics
 
 ROOT = Path(__file__).resolve().parents[3]
-DATA = ROOT / ".." / "shared" / "data" / "climate"
-TAS = DATA / "tas_Amon_ACCESS-ESM1-5_historical_r1i1p1f1_gn_200001-201412.nc"
-PR = DATA / "pr_Amon_ACCESS-ESM1-5_historical_r1i1p1f1_gn_200001-201412.nc"
-AREA = DATA / "areacella_fx_ACCESS-ESM1-5_historical_r1i1p1f1_gn.nc"
-LAND = DATA / "sftlf_fx_ACCESS-ESM1-5_historical_r1i1p1f1_gn.nc"
+ACCESS = "climate/{}_ACCESS-ESM1-5_historical_r1i1p1f1_gn{}.nc"
 
 
-def test_global_mean_matches_an_independent_numpy_weighted_mean() -> None:
-    with xr.open_dataset(TAS) as ds, xr.open_dataset(AREA) as a:
+def real_cmip6() -> dict[str, Path]:
+    """The shared CMIP6 ACCESS-ESM1-5 files (the test is skipped where they are absent)."""
+    return {
+        "tas": shared_file(ACCESS.format("tas_Amon", "_200001-201412")),
+        "pr": shared_file(ACCESS.format("pr_Amon", "_200001-201412")),
+        "areacella": shared_file(ACCESS.format("areacella_fx", "")),
+        "sftlf": shared_file(ACCESS.format("sftlf_fx", "")),
+    }
+
+
+@pytest.fixture(params=["generated", pytest.param("real", marks=pytest.mark.shared_data)])
+def cmip(request: pytest.FixtureRequest) -> dict[str, Path]:
+    """CMIP6-layout files: generated ones everywhere, the real ones where ../shared has them."""
+    return request.getfixturevalue("sample_data") if request.param == "generated" else real_cmip6()
+
+
+def test_global_mean_matches_an_independent_numpy_weighted_mean(cmip: dict[str, Path]) -> None:
+    with xr.open_dataset(cmip["tas"]) as ds, xr.open_dataset(cmip["areacella"]) as a:
         tas = ds["tas"].load()
         area = a["areacella"].load()
     series = analytics.global_mean(tas, analytics.area_weights(tas, area))
@@ -31,8 +44,8 @@ def test_global_mean_matches_an_independent_numpy_weighted_mean() -> None:
     np.testing.assert_allclose(series.values, expected, rtol=1e-6)
 
 
-def test_annual_means_weight_months_by_their_length() -> None:
-    with xr.open_dataset(TAS) as ds:
+def test_annual_means_weight_months_by_their_length(cmip: dict[str, Path]) -> None:
+    with xr.open_dataset(cmip["tas"]) as ds:
         tas = ds["tas"].load()
         series = analytics.global_mean(tas, analytics.area_weights(tas))
         days = analytics._month_lengths(tas, ds)
@@ -43,8 +56,55 @@ def test_annual_means_weight_months_by_their_length() -> None:
     assert annual.sel(year=2000).item() == pytest.approx((first * d).sum() / d.sum(), rel=1e-9)
 
 
+def test_products_of_a_two_variable_run(tmp_path: Path, cmip: dict[str, Path]) -> None:
+    files = [str(cmip["tas"]), str(cmip["pr"])]
+    summary = analytics.run(files, str(tmp_path), str(cmip["areacella"]), str(cmip["sftlf"]))
+    for product in summary["products"]:
+        assert (tmp_path / product).is_file(), product
+    trend = xr.open_dataarray(tmp_path / "tas_trend.nc")
+    assert trend.shape == (19, 36)
+    rows = (tmp_path / "global_means.csv").read_text().splitlines()
+    assert rows[0] == "variable,region,time,value,units"
+    assert len(rows) == 1 + 2 * 3 * 180  # 2 variables x (global, land, ocean) x 180 months
+    by_var = {v["variable"]: v for v in summary["variables"]}
+    assert by_var["tas"]["land_mean"] < by_var["tas"]["ocean_mean"]
+
+
+def test_generated_fields_give_their_known_land_and_ocean_means(
+    tmp_path: Path, sample_data: dict[str, Path]
+) -> None:
+    from tests.support import sample_data as gen
+
+    summary = analytics.run(
+        [str(sample_data["tas"])], str(tmp_path), str(sample_data["areacella"]),
+        str(sample_data["sftlf"]),
+    )  # fmt: skip
+    (tas,) = summary["variables"]
+    with xr.open_dataset(sample_data["tas"]) as ds:
+        field = ds["tas"].values.astype("float64")
+        days = ds["time"].dt.days_in_month.values.reshape(-1, 12).astype("float64")
+    area = gen.cell_areas().astype("float64")
+    land = gen.land_fraction() == 100.0
+
+    def mean_of_annual_means(cells: np.ndarray) -> float:
+        # Independent answer: area-weighted monthly means over the cells, each year's
+        # months weighted by their length, then the mean of the years.
+        monthly = (field[:, cells] * area[cells]).sum(axis=1) / area[cells].sum()
+        annual = (monthly.reshape(-1, 12) * days).sum(axis=1) / days.sum(axis=1)
+        return float(annual.mean())
+
+    land_mean, ocean_mean = mean_of_annual_means(land), mean_of_annual_means(~land)
+    assert tas["land_mean"] == pytest.approx(land_mean, rel=1e-5)
+    assert tas["ocean_mean"] == pytest.approx(ocean_mean, rel=1e-5)
+
+
+@pytest.mark.shared_data
 def test_real_cmip6_run_writes_products_with_plausible_climate(tmp_path: Path) -> None:
-    summary = analytics.run([str(TAS), str(PR)], str(tmp_path), str(AREA), str(LAND))
+    real = real_cmip6()
+    summary = analytics.run(
+        [str(real["tas"]), str(real["pr"])], str(tmp_path), str(real["areacella"]),
+        str(real["sftlf"]),
+    )  # fmt: skip
     by_var = {v["variable"]: v for v in summary["variables"]}
     tas = by_var["tas"]
     # Observed global mean near-surface temperature 2000-2014 is about 14.5 degC.

@@ -10,6 +10,7 @@ import netCDF4
 import numpy as np
 import pytest
 
+from tests.support.sample_data import shared_file
 from workflows.earthquake.alerts import load_alert
 from workflows.tsunami.ensemble import build_scenarios
 from workflows.tsunami.grids import idealised_basin, write_bathymetry
@@ -18,19 +19,24 @@ from workflows.tsunami.output import write_grid_output
 from workflows.tsunami.solver import simulate
 
 ROOT = Path(__file__).resolve().parents[3]
-TEMPLATE = ROOT / ".." / "shared" / "data" / "bathymetry" / "hysea_parameter_file.template.txt"
 
 
 def _comments(text: str) -> list[str]:
     return [ln.split("#", 1)[1].strip() for ln in text.splitlines() if "#" in ln]
 
 
+@pytest.mark.shared_data
 def test_parameter_file_has_the_template_layout():
     ours = parameter_file_text("s1", "/b.nc", "/d.nc", "/out/s1", 7200.0)
-    template = TEMPLATE.read_text()
+    template = shared_file("bathymetry/hysea_parameter_file.template.txt").read_text()
     # Same lines, same meaning (the template's comments may carry extra notes).
     pairs = list(zip(_comments(ours), _comments(template), strict=True))
     assert all(t.startswith(o) for o, t in pairs), pairs
+
+
+def test_parameter_file_values_and_points_line():
+    ours = parameter_file_text("s1", "/b.nc", "/d.nc", "/out/s1", 7200.0)
+    assert len(ours.splitlines()) == 25  # HySEA reads a fixed sequence of 25 lines
     values = [ln.split("#", 1)[0].strip() for ln in ours.splitlines()]
     assert values[:3] == ["s1", "/b.nc", "6"]
     assert values[13] == "7200.0" and values[15] == "0"

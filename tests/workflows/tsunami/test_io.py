@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import netCDF4
 import numpy as np
 import pytest
 
+from tests.support import sample_data as gen
+from tests.support.sample_data import shared_file
 from workflows.tsunami.grids import (
     GridError,
     idealised_basin,
@@ -18,15 +18,29 @@ from workflows.tsunami.grids import (
 from workflows.tsunami.output import read_grid_output, write_grid_output, write_poi_output
 from workflows.tsunami.solver import simulate
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "bathymetry"
+
+def test_reads_gebco_netcdf_and_esri_ascii_with_known_values(sample_data):
+    # Generated files in the GEBCO / ETOPO layouts: every value is known.
+    strait = read_bathymetry(sample_data["strait_nc"])
+    lon, lat, z = gen.strait_elevation()
+    np.testing.assert_array_equal(strait.z, z.astype(strait.z.dtype))
+    np.testing.assert_allclose(strait.lon, lon)
+    np.testing.assert_allclose(strait.lat, lat)
+    japan = read_bathymetry(sample_data["japan_asc"])
+    assert japan.shape == gen.ETOPO_SHAPE
+    # Cell centres from the lower-left corner; rows flipped from north-first to south->north.
+    assert japan.lon[0] == pytest.approx(gen.ETOPO_CORNER[0] + gen.ETOPO_CELL / 2, abs=1e-9)
+    assert japan.lat[0] == pytest.approx(gen.ETOPO_CORNER[1] + gen.ETOPO_CELL / 2, abs=1e-9)
+    np.testing.assert_array_equal(japan.z, gen.etopo_elevation().astype(japan.z.dtype))
 
 
-def test_reads_gebco_netcdf_and_etopo_esri_ascii():
-    messina = read_bathymetry(DATA / "messina_gebco2022_15s.nc")
+@pytest.mark.shared_data
+def test_reads_the_real_gebco_netcdf_and_etopo_esri_ascii():
+    messina = read_bathymetry(shared_file("bathymetry/messina_gebco2022_15s.nc"))
     assert messina.shape == (240, 240)
     assert np.all(np.diff(messina.lat) > 0) and np.all(np.diff(messina.lon) > 0)
     assert messina.lon[1] - messina.lon[0] == pytest.approx(15.0 / 3600.0)
-    tohoku = read_bathymetry(DATA / "tohoku_etopo1_139E147E34N41N.asc")
+    tohoku = read_bathymetry(shared_file("bathymetry/tohoku_etopo1_139E147E34N41N.asc"))
     assert tohoku.shape == (421, 481)
     assert tohoku.lon[0] == pytest.approx(139.0 + 0.5 / 60.0, abs=1e-6)
     # North-east corner is the deep Pacific, west is Honshu: rows were flipped south->north.
@@ -54,8 +68,17 @@ def test_gmt_style_xyz_grid_and_errors(tmp_path):
         read_bathymetry(bad)
 
 
-def test_pois_in_hysea_format():
-    lon, lat = read_pois(DATA / "messina_pois.dat")
+def test_pois_in_hysea_format(sample_data):
+    lon, lat = read_pois(sample_data["pois"])
+    want_lon, want_lat = gen.strait_pois()
+    assert len(lon) == 98
+    np.testing.assert_allclose(lon, want_lon, atol=1e-5)
+    np.testing.assert_allclose(lat, want_lat, atol=1e-5)
+
+
+@pytest.mark.shared_data
+def test_real_messina_pois_in_hysea_format():
+    lon, lat = read_pois(shared_file("bathymetry/messina_pois.dat"))
     assert len(lon) == 98 and lon[0] == pytest.approx(15.99167)
     assert (lat > 37.0).all()
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.support.sample_data import shared_file
 from workflows.tsunami.grids import read_bathymetry
 from workflows.tsunami.solver import SolverConfig, simulate
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "bathymetry"
 G = 9.81
 
 
-def test_lake_at_rest_on_real_messina_bathymetry_stays_at_rest():
-    bathy = read_bathymetry(DATA / "messina_gebco2022_15s.nc")
+def _lake_at_rest(bathy) -> None:  # type: ignore[no-untyped-def]
     assert bathy.shape == (240, 240) and bathy.z.min() < -2000 and bathy.z.max() > 1000
     res = simulate(bathy.z, bathy.lon, bathy.lat, 1e9, max_steps=1000)
     assert res.steps == 1000
@@ -24,6 +22,15 @@ def test_lake_at_rest_on_real_messina_bathymetry_stays_at_rest():
     speed = np.hypot(res.hu[wet], res.hv[wet]) / res.h[wet]
     assert speed.max() < 1e-10
     assert np.nanmax(np.abs(res.eta)) < 1e-10
+
+
+def test_lake_at_rest_on_steep_rough_bathymetry_stays_at_rest(sample_data):
+    _lake_at_rest(read_bathymetry(sample_data["strait_nc"]))
+
+
+@pytest.mark.shared_data
+def test_lake_at_rest_on_real_messina_bathymetry_stays_at_rest():
+    _lake_at_rest(read_bathymetry(shared_file("bathymetry/messina_gebco2022_15s.nc")))
 
 
 def test_mass_is_conserved_in_a_closed_basin_with_wetting_and_drying():
@@ -122,8 +129,8 @@ def test_solitary_wave_runup_matches_synolakis_within_five_percent():
     assert runup == pytest.approx(expected, rel=0.05), f"runup {runup:.4f} vs {expected:.4f}"
 
 
-def test_numba_kernels_match_the_numpy_reference():
-    bathy = read_bathymetry(DATA / "messina_gebco2022_15s.nc").subsample(4)
+def test_numba_kernels_match_the_numpy_reference(sample_data):
+    bathy = read_bathymetry(sample_data["strait_nc"]).subsample(4)
     from workflows.tsunami.okada import Fault, seafloor_deformation
 
     uz = seafloor_deformation([Fault(15.6, 38.1, 10, 30, 15, 20, 40, 90, 2)], bathy.lon,
@@ -139,10 +146,10 @@ def test_numba_kernels_match_the_numpy_reference():
     np.testing.assert_array_equal(a.arrival_times > 0, b.arrival_times > 0)
 
 
-def test_run_split_at_snapshots_and_points_matches_one_uninterrupted_run():
+def test_run_split_at_snapshots_and_points_matches_one_uninterrupted_run(sample_data):
     # The compiled time loop returns to Python at snapshot and point-sample times; the
     # stepping (and so the result) must not depend on where it paused.
-    bathy = read_bathymetry(DATA / "messina_gebco2022_15s.nc").subsample(4)
+    bathy = read_bathymetry(sample_data["strait_nc"]).subsample(4)
     from workflows.tsunami.okada import Fault, seafloor_deformation
 
     uz = seafloor_deformation([Fault(15.6, 38.1, 10, 30, 15, 20, 40, 90, 2)], bathy.lon,
@@ -166,10 +173,10 @@ def test_run_split_at_snapshots_and_points_matches_one_uninterrupted_run():
     np.testing.assert_array_equal(points.h, whole.h)
 
 
-def test_results_do_not_depend_on_the_thread_count():
+def test_results_do_not_depend_on_the_thread_count(sample_data):
     # Each face flux has one formula wherever a band of rows starts, and the time step is a
     # maximum: the threaded run must reproduce the serial one bit for bit.
-    bathy = read_bathymetry(DATA / "messina_gebco2022_15s.nc").subsample(4)
+    bathy = read_bathymetry(sample_data["strait_nc"]).subsample(4)
     from workflows.tsunami.okada import Fault, seafloor_deformation
 
     uz = seafloor_deformation([Fault(15.6, 38.1, 10, 30, 15, 20, 40, 90, 2)], bathy.lon,
