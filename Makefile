@@ -31,6 +31,7 @@ check: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/python scripts/check_layers.py
 
 format: setup
 	.venv/bin/ruff format .

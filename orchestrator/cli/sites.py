@@ -8,7 +8,7 @@
 
 ``trust`` fetches the host keys of a login node (``ssh-keyscan``), shows their fingerprints
 and records them in the known_hosts file the toolkit manages (``<workspace>/ssh/known_hosts``,
-or the site's own ``known_hosts`` property) through ``orchestrator.executors.ssh.trust_host``.
+or the site's own ``known_hosts`` property) through ``orchestrator.transport.ssh.trust_host``.
 With ``--fingerprint`` only the key with that fingerprint is trusted, and a host that offers
 no such key is refused (nothing written): compare it with what the site's admins publish.
 A site is named by its Environment node in a deployment (or a template file): its
@@ -147,7 +147,7 @@ def trust(
 ) -> tuple[Path, list[KnownKey]]:
     """Trust the keys of ``address:port`` (only the one matching ``pin`` when given) into
     ``known_hosts`` (default: the workspace's managed file). Returns the file and the keys."""
-    from orchestrator.executors.ssh import known_hosts_path, trust_host
+    from orchestrator.transport.ssh import known_hosts_path, trust_host
 
     path = known_hosts or known_hosts_path(workspace)
     offered = scan(address, port)
@@ -214,7 +214,7 @@ def register(app: typer.Typer) -> None:
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
     ) -> None:
         """List the hosts (and key fingerprints) the workspace trusts."""
-        from orchestrator.executors.ssh import known_hosts_path
+        from orchestrator.transport.ssh import known_hosts_path
 
         with handle_errors():
             path = known_hosts_path(Path(workspace or workspace_default()).resolve())

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orchestrator.executors.base import HostSpec
+from orchestrator.core import HostSpec
 from orchestrator.plan.model import Implementation, Step
 from orchestrator.redaction import Redactor
 

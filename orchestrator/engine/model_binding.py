@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core import HostSpec
 from orchestrator.engine.binding import RunState, short_interface
 from orchestrator.errors import ToscaError
-from orchestrator.executors.base import HostSpec
 from orchestrator.plan.model import CALL_OPERATION, Step
 from orchestrator.redaction import Redactor, is_secret_key
 from orchestrator.tosca import ModelEvalContext, ToscaModel

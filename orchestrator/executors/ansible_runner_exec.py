@@ -72,7 +72,7 @@ from orchestrator.executors.base import (
     StartedCallback,
 )
 from orchestrator.executors.secrets import Secret, collect_secrets, redact
-from orchestrator.executors.ssh import ansible_host_vars
+from orchestrator.transport.ssh import ansible_host_vars
 
 __all__ = ["ENGINE_NAME", "AnsibleRunnerExecutor"]
 

@@ -254,8 +254,8 @@ class _Worker:
         else:
             # The same hardened options as SshRunner (strict, managed known_hosts only, no
             # shared ControlMaster): one function decides them for every path.
-            from orchestrator.executors.base import HostSpec
-            from orchestrator.executors.ssh import ansible_host_vars
+            from orchestrator.core import HostSpec
+            from orchestrator.transport.ssh import ansible_host_vars
 
             hostspec = HostSpec(**{k: v for k, v in spec.items() if k in _HOSTSPEC_FIELDS})
             for key, value in ansible_host_vars(hostspec).items():

@@ -10,35 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.core.implementation import Implementation
+
 # Activities (TOSCA 1.3 imperative workflows, plus what the declarative install/uninstall use).
 CALL_OPERATION = "call_operation"
 SET_STATE = "set_state"
 DELEGATE = "delegate"
 INLINE = "inline"
 ACTIVITIES = (CALL_OPERATION, SET_STATE, DELEGATE, INLINE)
-
-
-@dataclass(frozen=True)
-class Implementation:
-    """How an operation is implemented.
-
-    ``primary`` is the artifact: a playbook path (resolved against ``base_dir``, then the
-    bundled ``playbooks/``) or ``native://package.module:function`` for steps that must not
-    start Ansible (Slurm submit, HTTP calls). ``artifact_type`` is the TOSCA artifact type
-    when the template declared one.
-    """
-
-    primary: str
-    artifact_type: str | None = None
-    dependencies: tuple[str, ...] = ()
-    timeout: float | None = None
-    base_dir: str | None = None
-
-    @property
-    def is_native(self) -> bool:
-        return self.primary.startswith("native://") or (
-            self.artifact_type is not None and self.artifact_type.endswith(".Native")
-        )
 
 
 @dataclass(frozen=True)

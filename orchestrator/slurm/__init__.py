@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core import HostSpec
 from orchestrator.errors import UsageError
 from orchestrator.redaction import write_private
 from orchestrator.slurm.base import CommandResult, CommandRunner, LocalRunner, Scheduler
@@ -32,6 +33,7 @@ from orchestrator.slurm.local import LocalScheduler
 from orchestrator.slurm.spec import ClusterInfo, JobInfo, JobSpec, PartitionInfo
 from orchestrator.slurm.states import SLURM_STATES, map_slurm_state
 from orchestrator.slurm.urgency import LEVELS, UrgencyOptions, apply_urgency, resolve_urgency
+from orchestrator.transport.ssh import SshRunner, known_hosts_path
 
 __all__ = [
     "LEVELS",
@@ -70,11 +72,8 @@ def site_host(
     workspace: str | Path | None = None,
     secret: SecretFn | None = None,
     name: str = "site",
-) -> Any:
+) -> HostSpec:
     """The ``HostSpec`` of a site's login node (``connection: local`` for localhost)."""
-    from orchestrator.executors.base import HostSpec
-    from orchestrator.executors.ssh import known_hosts_path
-
     login = str(props.get("login_host") or "localhost")
     if login in _LOCAL_HOSTS and not props.get("ssh_key"):
         return HostSpec(name=name)
@@ -148,12 +147,7 @@ def get_scheduler(
         return _rest(props, secret)
     if runner is None:
         host = site_host(props, workspace, secret, site_name)
-        if host.connection == "ssh":
-            from orchestrator.executors.ssh import SshRunner
-
-            runner = SshRunner(host)
-        else:
-            runner = LocalRunner()
+        runner = SshRunner(host) if host.connection == "ssh" else LocalRunner()
     cli = SlurmCLI(runner)
     if backend == "pyslurm":
         from orchestrator.slurm.pyslurm_backend import PySlurmScheduler, pyslurm_available

@@ -2,27 +2,21 @@
 
 ``Scheduler`` is what the PyCOMPSs native implementation and the engine use; backends:
 ``SlurmCLI`` (default), ``SlurmRest`` (slurmrestd), ``PySlurmScheduler`` and
-``LocalScheduler`` (detached processes for ``scheduler: local`` sites). ``CommandRunner`` is
-the only way backends start processes (argv lists, always a timeout): ``LocalRunner`` runs on
-this host, ``orchestrator.executors.ssh.SshRunner`` on a login node.
+``LocalScheduler`` (detached processes for ``scheduler: local`` sites). Backends start
+processes only through a ``CommandRunner`` (``orchestrator.transport``).
 """
 
 from __future__ import annotations
 
-import logging
-import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from orchestrator.errors import SchedulerError
 from orchestrator.jobs import JobStatus
-from orchestrator.redaction import scrubbed_environ
 from orchestrator.slurm.spec import ClusterInfo, JobInfo, JobSpec
+from orchestrator.transport.runners import CommandResult, CommandRunner, LocalRunner
 
+# The runners are re-exported: every scheduler backend takes one.
 __all__ = ["CommandResult", "CommandRunner", "LocalRunner", "Scheduler"]
-
-logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -53,57 +47,3 @@ class Scheduler(Protocol):
     def cancel(self, job_id: str) -> None: ...
 
     def cluster_info(self) -> ClusterInfo: ...
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-class CommandRunner(Protocol):
-    """Runs one command. Raises ``SchedulerError`` if it cannot start or exceeds ``timeout``;
-    a non-zero exit status is returned, not raised (the caller knows what it means)."""
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        input: str | None = None,
-        timeout: float = 30.0,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult: ...
-
-
-class LocalRunner:
-    """Runs commands on this host (the login node is the orchestrator host)."""
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        input: str | None = None,
-        timeout: float = 30.0,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        args = [str(a) for a in argv]
-        try:
-            proc = subprocess.run(
-                args,
-                input=input,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                # Slurm commands and job scripts inherit what sbatch is given: never the
-                # orchestrator's secret-named variables (TOSCA_SECRET_*, *_TOKEN...).
-                env=dict(env) if env is not None else scrubbed_environ(),
-                check=False,
-            )
-        except FileNotFoundError as exc:
-            raise SchedulerError(f"'{args[0]}' not found: is Slurm installed here?") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise SchedulerError(f"'{' '.join(args[:2])}' did not answer in {timeout:g} s") from exc
-        logger.debug("%s -> %s", args, proc.returncode)
-        return CommandResult(tuple(args), proc.returncode, proc.stdout, proc.stderr)

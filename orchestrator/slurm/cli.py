@@ -18,9 +18,9 @@ from typing import Any
 
 from orchestrator.errors import SchedulerError
 from orchestrator.jobs import JobStatus
-from orchestrator.slurm.base import CommandResult, CommandRunner, LocalRunner
 from orchestrator.slurm.spec import ClusterInfo, JobInfo, JobSpec, PartitionInfo, render_script
 from orchestrator.slurm.states import map_slurm_state, normalise_state
+from orchestrator.transport.runners import CommandResult, CommandRunner, LocalRunner, output_tail
 
 __all__ = ["SlurmCLI", "sbatch_args"]
 
@@ -114,7 +114,7 @@ class SlurmCLI:
         # squeue --json (22.05) lists every job the controller holds: filter here.
         result = self._run(["squeue", "--json"])
         if result.returncode != 0:
-            raise SchedulerError(f"squeue failed: {_tail(result)}")
+            raise SchedulerError(f"squeue failed: {output_tail(result)}")
         try:
             jobs = json.loads(result.stdout).get("jobs", [])
         except json.JSONDecodeError as exc:
@@ -133,7 +133,7 @@ class SlurmCLI:
         source knows such a job. What a resumed submit uses to never submit twice."""
         result = self._run(["squeue", "--json"])
         if result.returncode != 0:
-            raise SchedulerError(f"squeue failed: {_tail(result)}")
+            raise SchedulerError(f"squeue failed: {output_tail(result)}")
         try:
             jobs = json.loads(result.stdout).get("jobs", [])
         except json.JSONDecodeError as exc:
@@ -187,7 +187,7 @@ class SlurmCLI:
             ["squeue", "--noheader", "--states=RUNNING", "--Format=JobID,RestartCnt"]
         )
         if result.returncode != 0:
-            raise SchedulerError(f"squeue failed: {_tail(result)}")
+            raise SchedulerError(f"squeue failed: {output_tail(result)}")
         out = {}
         for line in result.stdout.splitlines():
             parts = line.split()
@@ -213,7 +213,7 @@ class SlurmCLI:
             if result.returncode == 0:
                 self._sacct_mode = mode
                 return parse_sacct(result.stdout, ids)
-            logger.debug("sacct (%s) failed: %s", mode, _tail(result))
+            logger.debug("sacct (%s) failed: %s", mode, output_tail(result))
         self._sacct_mode = "none"
         return {}
 
@@ -245,7 +245,7 @@ class SlurmCLI:
             text = result.stderr.lower()
             if "invalid job id" in text or "already completing or completed" in text:
                 return
-            raise SchedulerError(f"scancel {job_id} failed: {_tail(result)}")
+            raise SchedulerError(f"scancel {job_id} failed: {output_tail(result)}")
 
     # -- cluster ---------------------------------------------------------------------------------
     def cluster_version(self) -> str:
@@ -258,7 +258,9 @@ class SlurmCLI:
         nodes_out = self._run(["sinfo", "--json"])
         parts_out = self._run(["scontrol", "--oneliner", "show", "partition"])
         if nodes_out.returncode != 0 or parts_out.returncode != 0:
-            raise SchedulerError(f"sinfo/scontrol failed: {_tail(nodes_out)} {_tail(parts_out)}")
+            raise SchedulerError(
+                f"sinfo/scontrol failed: {output_tail(nodes_out)} {output_tail(parts_out)}"
+            )
         nodes = json.loads(nodes_out.stdout).get("nodes", [])
         partitions = []
         for line in parts_out.stdout.splitlines():
@@ -282,7 +284,7 @@ class SlurmCLI:
 def parse_sbatch(result: CommandResult) -> str:
     """The job id from ``sbatch --parsable`` ("123" or "123;cluster"), else SchedulerError."""
     if result.returncode != 0:
-        raise SchedulerError(f"sbatch refused the job: {_tail(result)}")
+        raise SchedulerError(f"sbatch refused the job: {output_tail(result)}")
     for line in reversed(result.stdout.strip().splitlines()):
         m = _JOB_ID.match(line.strip())
         if m:
@@ -355,8 +357,3 @@ def _exit_code(text: str | None) -> int | None:
 def _id_order(job_id: str) -> tuple[int, str]:
     head = job_id.split("_", 1)[0]
     return (int(head) if head.isdigit() else 0, job_id)
-
-
-def _tail(result: CommandResult) -> str:
-    text = (result.stderr or result.stdout).strip()
-    return text[-500:] if text else f"exit status {result.returncode}"

@@ -24,7 +24,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from orchestrator.plan.model import Implementation
+from orchestrator.core import Implementation
 
 __all__ = ["NATIVE_SCHEME", "implementation_problem", "module_findable", "parse_native"]
 

@@ -14,8 +14,8 @@ import graphlib
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core import Implementation
 from orchestrator.errors import Location, Problem, UsageError, ValidationError
-from orchestrator.plan.model import Implementation
 from orchestrator.tosca import functions as fn
 from orchestrator.tosca.imperative import parse_workflows
 from orchestrator.tosca.implementations import implementation_problem

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core import Implementation
 from orchestrator.errors import Location
-from orchestrator.plan.model import Implementation
 
 __all__ = [
     "Activity",

@@ -13,16 +13,16 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli.main import build_app
+from orchestrator.core import HostSpec
 from orchestrator.errors import JobError, SchedulerError, ServiceError, UsageError
-from orchestrator.executors.base import HostSpec
 from orchestrator.executors.native import NativeContext, dls, pycompss
 from orchestrator.executors.native._http import path_segment
 from orchestrator.executors.secrets import Secret
-from orchestrator.executors.ssh import ansible_host_vars, ssh_argv
 from orchestrator.redaction import is_secret_key, scrubbed_environ, write_private
 from orchestrator.slurm import SlurmCLI
 from orchestrator.slurm.base import CommandResult
 from orchestrator.slurm.cli import check_job_id
+from orchestrator.transport.ssh import ansible_host_vars, ssh_argv
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ import pytest
 from orchestrator.executors.ansible import AnsibleExecutor
 from orchestrator.executors.ansible_runner_exec import AnsibleRunnerExecutor
 from orchestrator.executors.base import SUCCEEDED, HostSpec, OperationRequest
-from orchestrator.executors.ssh import trust_host
+from orchestrator.transport.ssh import trust_host
 
 pytestmark = [pytest.mark.integration, pytest.mark.ssh, pytest.mark.timeout(180)]
 
@@ -97,7 +97,7 @@ def test_hostile_inputs_over_ssh_arrive_literally(tmp_path: Path, executor: type
 
 
 def test_ssh_runner_passes_hostile_arguments_literally(tmp_path: Path) -> None:
-    from orchestrator.executors.ssh import SshRunner
+    from orchestrator.transport.ssh import SshRunner
 
     if not (SSHD_DIR / "ssh_host_ed25519_key.pub").exists():
         pytest.fail("the loopback sshd is not set up: run scripts/sshd-up.sh")

@@ -51,7 +51,7 @@ from orchestrator.slurm import (
     get_scheduler,
     resolve_urgency,
 )
-from orchestrator.slurm.cli import _tail
+from orchestrator.transport.runners import output_tail
 
 __all__ = [
     "EVENTS_FILE",
@@ -376,7 +376,7 @@ def _enqueue(sched: Scheduler, ctx: Any, spec: JobSpec, argv: list[str]) -> str:
     )
     match = _SUBMITTED.search(result.stdout)
     if result.returncode != 0 or not match:
-        raise SchedulerError(f"enqueue_compss failed: {_tail(result)}")
+        raise SchedulerError(f"enqueue_compss failed: {output_tail(result)}")
     return match.group(1)
 
 

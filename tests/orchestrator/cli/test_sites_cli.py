@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli.main import build_app
-from orchestrator.executors.base import HostSpec
-from orchestrator.executors.ssh import HostKeyError, SshRunner, known_hosts_path
+from orchestrator.core import HostSpec
 from orchestrator.state import Store
+from orchestrator.transport.ssh import HostKeyError, SshRunner, known_hosts_path
 
 runner = CliRunner()
 app = build_app()

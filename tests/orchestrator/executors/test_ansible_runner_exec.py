@@ -302,8 +302,8 @@ WHOAMI = """\
 
 @pytest.mark.ssh
 def test_ssh_site_with_trusted_key_and_unknown_key_refused(tmp_path: Path):
-    from orchestrator.executors.base import HostSpec
-    from orchestrator.executors.ssh import trust_host
+    from orchestrator.core import HostSpec
+    from orchestrator.transport.ssh import trust_host
 
     if not (SSHD_DIR / "ssh_host_ed25519_key.pub").exists():
         pytest.fail("the loopback sshd is not set up: run scripts/sshd-up.sh")

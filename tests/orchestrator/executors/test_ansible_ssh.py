@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.executors.ansible import AnsibleExecutor
 from orchestrator.executors.base import FAILED, SUCCEEDED, HostSpec, OperationRequest
-from orchestrator.executors.ssh import trust_host
+from orchestrator.transport.ssh import trust_host
 
 pytestmark = [pytest.mark.integration, pytest.mark.ssh, pytest.mark.timeout(180)]
 

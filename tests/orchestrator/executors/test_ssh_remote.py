@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from orchestrator.executors.base import HostSpec
-from orchestrator.executors.ssh import (
+from orchestrator.core import HostSpec
+from orchestrator.jobs import JobStatus
+from orchestrator.slurm import JobSpec, SlurmCLI, get_scheduler
+from orchestrator.transport.ssh import (
     HostKeyError,
     SshRunner,
     ansible_host_vars,
     known_hosts_path,
     trust_host,
 )
-from orchestrator.jobs import JobStatus
-from orchestrator.slurm import JobSpec, SlurmCLI, get_scheduler
 
 pytestmark = [pytest.mark.integration, pytest.mark.ssh]
 

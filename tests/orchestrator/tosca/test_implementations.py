@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.core import Implementation
 from orchestrator.errors import ValidationError
-from orchestrator.plan.model import Implementation
 from orchestrator.tosca import load
 from orchestrator.tosca.implementations import (
     implementation_problem,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.core import Implementation
 from orchestrator.errors import UsageError
-from orchestrator.plan.model import Implementation
 from orchestrator.tosca import load
 from orchestrator.tosca.functions import GetInput, GetSecret
 

@@ -19,9 +19,9 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from orchestrator.core import HostSpec
 from orchestrator.errors import SchedulerError, UsageError
-from orchestrator.executors.base import HostSpec
-from orchestrator.slurm.base import CommandResult
+from orchestrator.transport.runners import CommandResult
 
 __all__ = [
     "HostKeyError",
