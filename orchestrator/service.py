@@ -49,6 +49,8 @@ from orchestrator.state import (
     Store,
 )
 
+ENVIRONMENT_TYPE = "eflows4hpc.nodes.Environment"
+
 if TYPE_CHECKING:
     from orchestrator.engine.runner import EngineEvent, RunResult
     from orchestrator.plan.model import Plan
@@ -223,6 +225,53 @@ class Service:
         from orchestrator.plan import build_plan
 
         return build_plan(model, workflow, dict(inputs or {}))
+
+    @classmethod
+    def plan_template(
+        cls,
+        template: str | Path,
+        workflow: str = "install",
+        inputs: Mapping[str, Any] | None = None,
+    ) -> Plan:
+        """Load ``template`` and build ``workflow``'s plan (``tosca plan``). Inputs naming an
+        input of the custom workflow go to the workflow, the others to the topology."""
+        from orchestrator.tosca import type_inputs
+
+        given = dict(inputs or {})
+        model = cls.load(template)
+        wf = model.workflows.get(workflow)
+        wf_inputs = {k: given.pop(k) for k in list(given) if wf is not None and k in wf.inputs}
+        if given:
+            model.input_values = type_inputs(model, given)
+        return cls.plan(model, workflow, wf_inputs)
+
+    def site_properties(self, source: str, node: str, keys: tuple[str, ...]) -> dict[str, Any]:
+        """Evaluated ``keys`` of Environment ``node`` in deployment (or template file)
+        ``source``; absent properties are left out."""
+        from orchestrator.tosca import ModelEvalContext
+        from orchestrator.tosca import functions as fn
+
+        if Path(source).is_file():
+            model = self.load(source, {})
+        else:
+            dep = self.store.find_deployment(source) if self.store.path.exists() else None
+            if dep is None:
+                raise UsageError(
+                    f"'{source}' is neither a deployment in {self.workspace} nor a file"
+                )
+            model = self.load(dep.template, dict(dep.inputs))
+        if node not in model.nodes:
+            known = ", ".join(sorted(model.nodes))
+            raise UsageError(f"no node '{node}' in {source} (nodes: {known})")
+        template = model.nodes[node]
+        if not template.is_a(ENVIRONMENT_TYPE):
+            raise UsageError(f"node '{node}' is a {template.type}, not an {ENVIRONMENT_TYPE}")
+        ctx = ModelEvalContext(model, node)
+        return {
+            key: fn.evaluate(template.properties[key], ctx)
+            for key in keys
+            if template.properties.get(key) is not None
+        }
 
     @staticmethod
     def _check_required(model: ToscaModel, workflow: str, plan: Plan) -> None:
@@ -590,7 +639,7 @@ class Service:
         binding = ModelBinding(model, workspace=self.workspace, urgency=execution.urgency)
         executors = self._executors(model, plan)
         if "ansible" in executors:  # which Ansible engine ran this execution, on record
-            engine_name = getattr(executors["ansible"], "name", "ansible-warm")
+            engine_name = executors["ansible"].name
             self.store.add_log(execution.id, "INFO", f"ansible executor: {engine_name}")
         try:
             engine = Engine(
@@ -607,9 +656,7 @@ class Service:
             result = engine.run()
         finally:
             for executor in executors.values():
-                close = getattr(executor, "close", None)
-                if callable(close):
-                    close()
+                executor.close()
         self._after_run(dep_id, plan.workflow, result)
         return Outcome(
             dep_id, execution.id, result.status, result=result, plan=plan, outputs=result.outputs
@@ -618,10 +665,11 @@ class Service:
     def _after_run(self, dep_id: str, workflow: str, result: RunResult) -> None:
         ok = result.status == ExecutionStatus.SUCCEEDED
         if workflow in ("install", "deploy"):
-            status = {
+            after: dict[str, DeploymentStatus] = {
                 ExecutionStatus.SUCCEEDED: DeploymentStatus.DEPLOYED,
                 ExecutionStatus.CANCELLED: DeploymentStatus.CANCELLED,
-            }.get(result.status, DeploymentStatus.FAILED)
+            }
+            status = after.get(result.status, DeploymentStatus.FAILED)
             if ok:  # outputs first: a deployment marked deployed always has its outputs
                 self.store.set_deployment_outputs(dep_id, result.outputs)
             self.store.set_deployment_status(dep_id, status)

@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"execution {record.id} still {record.status}", err=True)
                     raise typer.Exit(1)
                 time.sleep(0.2)
-                record = service.store.get_execution(record.id)
+                record = service.resolve_execution(record.id)
             if wait:
                 typer.echo(f"execution {record.id}: {record.status}")
 

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
                         typer.echo(f"{stamp} {row.level:<5}{step} {line}")
                 if not follow:
                     return
-                status = service.store.get_execution(record.id).status
+                status = service.resolve_execution(record.id).status
                 if status in ("succeeded", "failed", "cancelled") and not rows:
                     return
                 time.sleep(0.3)

@@ -18,21 +18,10 @@ __all__ = ["make_plan", "plan_text", "register"]
 def make_plan(
     path: str | Path, workflow: str = "install", inputs: dict[str, Any] | None = None
 ) -> Plan:
-    """Load ``path`` and build ``workflow``'s plan.
+    """Load ``path`` and build ``workflow``'s plan (see ``Service.plan_template``)."""
+    from orchestrator.service import Service
 
-    ``inputs`` naming an input of the custom workflow go to the workflow, the others to the
-    template's topology inputs.
-    """
-    from orchestrator.plan.builder import build_plan
-    from orchestrator.tosca import load, type_inputs
-
-    given = dict(inputs or {})
-    model = load(path)
-    wf = model.workflows.get(workflow)
-    wf_inputs = {k: given.pop(k) for k in list(given) if wf is not None and k in wf.inputs}
-    if given:
-        model.input_values = type_inputs(model, given)
-    return build_plan(model, workflow, wf_inputs)
+    return Service.plan_template(path, workflow, inputs)
 
 
 def plan_text(plan: Plan) -> str:

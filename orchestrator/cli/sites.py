@@ -23,7 +23,6 @@ import hashlib
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -33,7 +32,6 @@ from orchestrator.errors import UsageError
 
 __all__ = ["KnownKey", "fingerprint", "known_keys", "register", "scan", "site_target"]
 
-_ENVIRONMENT = "eflows4hpc.nodes.Environment"
 _LOCAL = {"", "localhost"}
 
 
@@ -103,30 +101,12 @@ def site_target(workspace: Path, source: str, node: str) -> tuple[str, int, Path
     """(login host, SSH port, site known_hosts file or None) of Environment ``node`` in a
     deployment of ``workspace`` or in a template file ``source``."""
     from orchestrator.service import Service
-    from orchestrator.tosca import ModelEvalContext
-    from orchestrator.tosca import functions as fn
 
     service = Service(workspace)
     try:
-        if Path(source).is_file():
-            model = service.load(source, {})
-        else:
-            dep = service.store.find_deployment(source) if service.store.path.exists() else None
-            if dep is None:
-                raise UsageError(f"'{source}' is neither a deployment in {workspace} nor a file")
-            model = service.load(dep.template, dict(dep.inputs))
+        props = service.site_properties(source, node, ("login_host", "ssh_port", "known_hosts"))
     finally:
         service.close()
-    if node not in model.nodes:
-        raise UsageError(f"no node '{node}' in {source} (nodes: {', '.join(sorted(model.nodes))})")
-    template = model.nodes[node]
-    if not template.is_a(_ENVIRONMENT):
-        raise UsageError(f"node '{node}' is a {template.type}, not an {_ENVIRONMENT}")
-    ctx = ModelEvalContext(model, node)
-    props: dict[str, Any] = {}
-    for key in ("login_host", "ssh_port", "known_hosts"):
-        if template.properties.get(key) is not None:
-            props[key] = fn.evaluate(template.properties[key], ctx)
     login = str(props.get("login_host") or "")
     if login in _LOCAL:
         raise UsageError(f"site '{node}' runs on this host (login_host '{login}'): no SSH to trust")

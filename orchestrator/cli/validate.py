@@ -18,9 +18,9 @@ __all__ = ["problem_dict", "register", "summary", "validate_template"]
 
 def validate_template(path: str | Path, inputs: dict[str, Any] | None = None) -> ToscaModel:
     """Load and validate; raises ValidationError / UsageError (see ``orchestrator.tosca.load``)."""
-    from orchestrator.tosca import load
+    from orchestrator.service import Service
 
-    return load(path, inputs)
+    return Service.load(path, inputs)
 
 
 def problem_dict(problem: Problem) -> dict[str, Any]:

@@ -597,6 +597,8 @@ class AnsibleExecutor:
     leaves secrets in clear in logs. Use as a context manager, or call ``close()``.
     """
 
+    name = "ansible-warm"
+
     def __init__(
         self,
         *,

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orchestrator.core.hosts import HostSpec
+from orchestrator.core.status import OperationStatus
 
-# Outcome statuses of one operation attempt.
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-CANCELLED = "cancelled"
-TIMED_OUT = "timed_out"
+# Outcome statuses of one operation attempt (short names for the executors' code).
+SUCCEEDED = OperationStatus.SUCCEEDED
+FAILED = OperationStatus.FAILED
+CANCELLED = OperationStatus.CANCELLED
+TIMED_OUT = OperationStatus.TIMED_OUT
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,14 @@ class Executor(Protocol):
     request (same order). It calls ``on_started`` / ``on_finished`` per operation as they
     happen. It never raises for an operation failure (that is a result); it raises
     ``ExecutionError`` only when the executor itself cannot work. Setting ``cancel`` asks
-    it to stop running operations promptly and report them CANCELLED.
+    it to stop running operations promptly and report them CANCELLED. ``name`` says which
+    engine ran an execution (it is logged); ``close`` releases what the executor holds
+    (worker processes) and may be called more than once.
     """
+
+    name: str
+
+    def close(self) -> None: ...
 
     def run_batch(
         self,

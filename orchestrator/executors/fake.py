@@ -32,6 +32,11 @@ Handler = Callable[[OperationRequest], "dict[str, Any] | OperationResult"]
 class FakeExecutor:
     """Runs requests sequentially in the calling thread through handlers (see module doc)."""
 
+    name = "fake"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def __init__(
         self,
         handlers: dict[str, Handler] | None = None,

@@ -29,11 +29,9 @@ class Scheduler(Protocol):
       can; an id no source knows is ``LOST``; an unmapped state is ``UNKNOWN``.
     - ``cancel`` is idempotent: cancelling a finished or unknown job is not an error.
     - ``cluster_info`` describes partitions and capacity (for ``tosca sites`` and checks).
-
-    Optional (the CLI, local and slurmrestd backends have it; callers use ``getattr``):
-    ``find_job(name, comment=None) -> job id | None``, the newest job submitted with that
-    ``JobSpec.name`` (and ``comment``), so a submit interrupted before its job id was
-    recorded can find its job instead of submitting a second one.
+    - ``find_job(name, comment=None)`` is the newest job submitted with that ``JobSpec.name``
+      (and ``comment``), or None, so a submit interrupted before its job id was recorded
+      can find its job instead of submitting a second one.
     """
 
     name: str
@@ -47,3 +45,5 @@ class Scheduler(Protocol):
     def cancel(self, job_id: str) -> None: ...
 
     def cluster_info(self) -> ClusterInfo: ...
+
+    def find_job(self, name: str, comment: str | None = None) -> str | None: ...

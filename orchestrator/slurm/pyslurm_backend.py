@@ -112,6 +112,21 @@ class PySlurmScheduler:
             )
         return out
 
+    def find_job(self, name: str, comment: str | None = None) -> str | None:
+        """The newest job the controller still holds with this name (and comment). Jobs
+        that already left the controller's memory are not seen (no accounting query)."""
+        try:
+            jobs = self._ps.Jobs.load()
+        except Exception as exc:
+            raise SchedulerError(f"pyslurm could not load jobs: {exc}") from exc
+        found = [
+            int(job_id)
+            for job_id, job in jobs.items()
+            if getattr(job, "name", None) == name
+            and (comment is None or getattr(job, "comment", None) == comment)
+        ]
+        return str(max(found)) if found else None
+
     def cancel(self, job_id: str) -> None:
         try:
             self._ps.Job(int(job_id)).cancel()

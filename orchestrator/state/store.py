@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core.status import DeploymentStatus, ExecutionStatus, StepStatus
 from orchestrator.errors import StateError
 from orchestrator.redaction import redact_structure
 
@@ -51,37 +52,6 @@ __all__ = [
 DB_NAME = "state.db"
 SCHEMA_VERSION = 1
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
-
-
-class StepStatus:
-    """Step states. ``pending`` -> ``running`` -> ``succeeded`` | ``failed`` | ``cancelled``;
-    ``not_run`` when a dependency failed (or the branch was not taken)."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    NOT_RUN = "not_run"
-    FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, NOT_RUN})
-
-
-class ExecutionStatus:
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-
-
-class DeploymentStatus:
-    DEPLOYING = "deploying"
-    DEPLOYED = "deployed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    UNDEPLOYING = "undeploying"
-    UNDEPLOYED = "undeployed"
 
 
 _SCHEMA = """

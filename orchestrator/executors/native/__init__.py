@@ -204,6 +204,11 @@ class NativeExecutor:
     with the request's workspace). ``debug`` leaves secrets in clear in logs.
     """
 
+    name = "native"
+
+    def close(self) -> None:
+        """Nothing to release: operations run in threads of the calling process."""
+
     def __init__(
         self,
         secret_resolver: SecretResolver | None = None,

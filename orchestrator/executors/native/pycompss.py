@@ -324,18 +324,17 @@ def submit(ctx: Any, inputs: dict[str, Any]) -> dict[str, Any]:
 def _find_submitted(ctx: Any, sched: Scheduler, spec: JobSpec, name_only: bool) -> str | None:
     """The job an interrupted attempt with the same token submitted, if any scheduler record
     knows it (one ``squeue``, then accounting / job completion). None: submit afresh."""
-    find = getattr(sched, "find_job", None)
-    if find is None or not ctx.context.get("idempotency_token"):
+    if not ctx.context.get("idempotency_token"):
         ctx.log(
             logging.WARNING,
-            f"the {sched.name} backend cannot look jobs up by name: a job the interrupted "
-            "attempt may have submitted is not detected",
+            "the interrupted attempt carried no idempotency token: a job it may have "
+            "submitted is not detected",
         )
         return None
     # enqueue_compss sets the name, not the comment: match on the name alone there.
     comment = None if name_only else spec.comment
     try:
-        found = find(spec.name, comment)
+        found = sched.find_job(spec.name, comment)
     except SchedulerError as exc:
         raise JobError(
             f"PyCOMPSsJob '{ctx.node}': cannot check whether the interrupted submit created a "

@@ -31,8 +31,9 @@ def fake_pyslurm(version: str) -> types.ModuleType:
             return 4242
 
     class _Job:
-        def __init__(self, job_id: int, state: str = "RUNNING") -> None:
+        def __init__(self, job_id: int, state: str = "RUNNING", name: str = "j") -> None:
             self.id, self.state, self.state_reason = job_id, state, None
+            self.name, self.comment = name, f"tosca:{name}"
             self.exit_code, self.requeue_count, self.partition = 0, 0, "urgent"
 
         def cancel(self) -> None:
@@ -41,7 +42,7 @@ def fake_pyslurm(version: str) -> types.ModuleType:
     class Jobs(dict[int, _Job]):
         @classmethod
         def load(cls) -> Jobs:
-            return cls({4242: _Job(4242), 7: _Job(7, "OUT_OF_MEMORY")})
+            return cls({4242: _Job(4242), 7: _Job(7, "OUT_OF_MEMORY"), 9: _Job(9, name="k")})
 
     mod.JobSubmitDescription = JobSubmitDescription  # type: ignore[attr-defined]
     mod.Jobs = Jobs  # type: ignore[attr-defined]
@@ -91,3 +92,10 @@ def test_backend_maps_spec_and_states_through_the_module() -> None:
         "4242": JobStatus.RUNNING, "7": JobStatus.FAILED, "1": JobStatus.LOST,
     }  # fmt: skip
     s.cancel("1")  # "Invalid job id" is not an error
+
+
+def test_backend_finds_a_job_by_name_and_comment() -> None:
+    s = PySlurmScheduler(fake_pyslurm("22.5.0"))
+    assert s.find_job("j") == "4242"  # the newest of two with that name
+    assert s.find_job("k", "tosca:k") == "9"
+    assert s.find_job("k", "tosca:other") is None and s.find_job("none") is None
