@@ -18,7 +18,7 @@ Every import counts, at module level or inside a function (a deferred import hid
 it does not remove it). Also reported: any import cycle between the packages of
 ``workflows/runtime``. Exit status 1 when something points the wrong way.
 
-Usage: python scripts/check_layers.py [--list]   (``--list`` prints every allowed edge too)
+Usage: python scripts/check_layers.py
 """
 
 from __future__ import annotations
@@ -136,9 +136,7 @@ def runtime_cycles() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    problems = check_orchestrator()
-    if "--runtime" in argv:
-        problems += runtime_cycles()
+    problems = check_orchestrator() + runtime_cycles()
     for line in problems:
         print(line)
     print(f"check_layers: {len(problems)} import(s) against the layer order", file=sys.stderr)

@@ -24,6 +24,10 @@ def test_no_import_points_up_the_layer_order() -> None:
     assert _checker().check_orchestrator() == []
 
 
+def test_the_task_runtime_has_no_import_cycle() -> None:
+    assert _checker().runtime_cycles() == []
+
+
 def test_the_checker_sees_a_deferred_upward_import(tmp_path: Path) -> None:
     checker = _checker()
     # A deferred import inside a function still counts: transport must not know executors.

@@ -40,6 +40,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from workflows.runtime.backends import Backend, make_backend
 from workflows.runtime.config import RuntimeConfig, load_config, urgency_rank
 from workflows.runtime.events import EventLog
 from workflows.runtime.exceptions import (
@@ -118,14 +119,10 @@ class Runtime:
     """Task scheduler over one backend. Thread-safe; one per program."""
 
     def __init__(
-        self, config: RuntimeConfig, backend: Any = None, events: EventLog | None = None
+        self, config: RuntimeConfig, backend: Backend | None = None, events: EventLog | None = None
     ) -> None:
         self.config = config
-        if backend is None:
-            from workflows.runtime.backends import make_backend
-
-            backend = make_backend(config)
-        self.backend = backend
+        self.backend: Backend = backend if backend is not None else make_backend(config)
         self.events = events if events is not None else EventLog(config.events_path)
         self.max_attempts = 1 + max(0, config.retries)
         self._lock = threading.Lock()
@@ -143,7 +140,7 @@ class Runtime:
         self._urgency_stack: list[int] = []
         self._backup_dir = ""
         self._closed = False
-        backend.bind(self.complete)
+        self.backend.bind(self.complete)
 
     # ------------------------------------------------------------------ submission
     @property
@@ -726,7 +723,9 @@ def current_runtime() -> Runtime | None:
 
 
 def start_runtime(
-    config: RuntimeConfig | None = None, backend: Any = None, events: EventLog | None = None
+    config: RuntimeConfig | None = None,
+    backend: Backend | None = None,
+    events: EventLog | None = None,
 ) -> Runtime:
     """Start (or replace) the process-wide runtime; the previous one is stopped first."""
     global _current

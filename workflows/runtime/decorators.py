@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import threading
 from typing import Any
 
+from workflows.runtime.context import in_task
 from workflows.runtime.exceptions import TaskDefinitionError
 from workflows.runtime.model import POLICIES, Constraint, TaskSpec
 from workflows.runtime.parameter import as_parameter
@@ -51,25 +51,6 @@ _IGNORED_TASK_KEYWORDS = {
     "is_reduce",
     "chunk_size",
 }
-_local = threading.local()
-
-
-def in_task() -> bool:
-    """True while the current thread (or process) is executing a task body."""
-    return getattr(_local, "depth", 0) > 0
-
-
-class _TaskContext:
-    """Marks the current thread as running a task (so nested task calls run inline)."""
-
-    def __enter__(self) -> None:
-        _local.depth = getattr(_local, "depth", 0) + 1
-
-    def __exit__(self, *exc: object) -> None:
-        _local.depth -= 1
-
-
-task_context = _TaskContext
 
 
 def _returns_count(value: Any, kwargs_name: str = "") -> int:

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from workflows.runtime.decorators import task_context
+from workflows.runtime.context import task_context
 from workflows.runtime.exceptions import COMPSsException, TaskDefinitionError
 from workflows.runtime.model import Outcome, TaskSpec
 

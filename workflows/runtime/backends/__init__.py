@@ -14,14 +14,41 @@ A backend is a small object the :class:`~workflows.runtime.core.Runtime` drives:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Protocol
 
 from workflows.runtime.config import RuntimeConfig
+from workflows.runtime.model import Outcome, Task, TaskSpec
 
-__all__ = ["make_backend"]
+__all__ = ["Backend", "make_backend"]
 
 
-def make_backend(config: RuntimeConfig) -> Any:
+class Backend(Protocol):
+    """What the runtime drives (see the module docstring for each call's contract)."""
+
+    name: str
+    host: str
+
+    def bind(self, complete: Callable[[Task, Outcome], None]) -> None: ...
+
+    def check(self, spec: TaskSpec) -> None: ...
+
+    def try_acquire(self, task: Task) -> bool: ...
+
+    def release(self, task: Task) -> None: ...
+
+    def saturated(self) -> bool: ...
+
+    def launch(
+        self, task: Task, args: tuple, kwargs: dict, inout: tuple[str, ...]
+    ) -> Outcome | None: ...
+
+    def cancel(self, task: Task) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+def make_backend(config: RuntimeConfig) -> Backend:
     """The backend ``config.backend`` names (imports only that one)."""
     if config.backend == "slurm":
         from workflows.runtime.backends.slurm import SlurmBackend

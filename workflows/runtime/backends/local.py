@@ -29,7 +29,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from workflows.runtime import _worker
 from workflows.runtime.config import RuntimeConfig
 from workflows.runtime.exceptions import ConstraintError
 from workflows.runtime.execution import (
@@ -40,6 +39,7 @@ from workflows.runtime.execution import (
     run_command,
     run_python,
 )
+from workflows.runtime.frames import read_frame, write_frame
 from workflows.runtime.model import Constraint, Outcome, Task, TaskSpec
 
 __all__ = ["LocalBackend", "detect_memory_mb"]
@@ -76,14 +76,14 @@ class _Worker:
         os.close(from_child_w)
         self.dead = False
         self.timed_out = False
-        _worker.write_frame(self.wfd, pickle.dumps(list(sys.path)))
+        write_frame(self.wfd, pickle.dumps(list(sys.path)))
 
     def run(self, payload: bytes, timeout: float) -> Outcome | None:
         """Send one task; the Outcome, or None when the worker died or timed out (the caller
         looks at ``self.timed_out``)."""
         self.timed_out = False
         try:
-            _worker.write_frame(self.wfd, payload)
+            write_frame(self.wfd, payload)
         except OSError:
             self.kill()
             return None
@@ -94,7 +94,7 @@ class _Worker:
                 self.kill()
                 return None
         try:
-            frame = _worker.read_frame(self.rfd)
+            frame = read_frame(self.rfd)
         except OSError:
             frame = None
         if frame is None:
