@@ -52,7 +52,7 @@ from orchestrator.executors.base import (
 from orchestrator.jobs import JobStatus
 from orchestrator.plan.model import CALL_OPERATION, DELEGATE, INLINE, SET_STATE, Plan, Step
 from orchestrator.redaction import is_secret_key
-from orchestrator.state.store import ExecutionStatus, StepStatus, Store
+from orchestrator.state.store import AttemptEnd, ExecutionStatus, StepStatus, Store
 
 __all__ = [
     "Engine",
@@ -301,9 +301,11 @@ class Engine:
                     self.execution_id,
                     rec.step_id,
                     last.number,
-                    "interrupted",
-                    error="orchestrator stopped during this attempt",
-                    step_status=StepStatus.PENDING,
+                    AttemptEnd(
+                        "interrupted",
+                        error="orchestrator stopped during this attempt",
+                        step_status=StepStatus.PENDING,
+                    ),
                 )
 
     def _graph(self) -> tuple[TopologicalSorter[str], dict[str, set[str]]]:
@@ -575,10 +577,7 @@ class Engine:
                 node_state = (step.node, states[1])
             elif step_status == StepStatus.FAILED:
                 node_state = (step.node, ERROR_STATE)
-        self.store.finish_attempt(
-            self.execution_id,
-            step.id,
-            work.number,
+        end = AttemptEnd(
             result.status,
             outputs=redact.value(outputs),
             log=log_text,
@@ -589,6 +588,7 @@ class Engine:
             attributes=attrs,
             node_state=node_state,
         )
+        self.store.finish_attempt(self.execution_id, step.id, work.number, end)
         if ok and _is_op(step, "Runnable", "submit") and outputs.get(JOB_ID) is not None:
             job_id = str(outputs[JOB_ID])
             self.store.set_job_id(self.execution_id, step.id, work.number, job_id)
@@ -831,15 +831,13 @@ class Engine:
     def _record_resumed_submit(self, step: Step, resumed: tuple[str, str | None]) -> None:
         number = self.store.start_attempt(self.execution_id, step.id, resumed[0])
         outputs = {JOB_ID: resumed[1]}
-        self.store.finish_attempt(
-            self.execution_id,
-            step.id,
-            number,
+        end = AttemptEnd(
             SUCCEEDED,
             outputs=outputs,
             log="job id recorded before the interruption; not submitted again",
             attributes=(step.node, outputs) if step.node else None,
         )
+        self.store.finish_attempt(self.execution_id, step.id, number, end)
         self._emit(
             step.id, "job_submitted", f"job {resumed[1]} (recorded earlier)", job_id=resumed[1]
         )
@@ -880,7 +878,10 @@ class Engine:
         """A step that failed before its operation could start still gets an attempt row."""
         number = self.store.start_attempt(self.execution_id, step.id)
         self.store.finish_attempt(
-            self.execution_id, step.id, number, FAILED, error=self.binding.redactor.text(error)
+            self.execution_id,
+            step.id,
+            number,
+            AttemptEnd(FAILED, error=self.binding.redactor.text(error)),
         )
         self._settle_outcome(
             sorter,

@@ -10,6 +10,7 @@ import pytest
 
 from orchestrator.errors import StateError
 from orchestrator.state import REDACTED, Redactor, Store, redact_structure
+from orchestrator.state.store import AttemptEnd
 
 
 def _steps(*ids: str) -> list[dict]:
@@ -55,10 +56,12 @@ def test_attempt_lifecycle_is_atomic_with_attributes(tmp_path):
         eid,
         "job.Runnable.submit",
         n,
-        "succeeded",
-        outputs={"TOSCA_JOB_ID": "123"},
-        log="ok",
-        attributes=("job", {"TOSCA_JOB_ID": "123"}),
+        AttemptEnd(
+            "succeeded",
+            outputs={"TOSCA_JOB_ID": "123"},
+            log="ok",
+            attributes=("job", {"TOSCA_JOB_ID": "123"}),
+        ),
     )
     step = store.steps(eid)[0]
     assert (step.status, step.job_id, step.outputs) == ("succeeded", "123", {"TOSCA_JOB_ID": "123"})

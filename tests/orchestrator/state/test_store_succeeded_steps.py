@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.state import Store
+from orchestrator.state.store import AttemptEnd
 
 STEPS = [
     {"id": "submit", "activity": "call_operation", "node": "job", "interface": "Runnable",
@@ -19,8 +20,8 @@ def _execution(store: Store, dep: str, job: str | None) -> str:
     eid = store.create_execution(dep, "exec_job", STEPS, inputs={}).id
     if job is not None:
         n = store.start_attempt(eid, "submit")
-        store.finish_attempt(eid, "submit", n, "succeeded", outputs={"TOSCA_JOB_ID": job},
-                             step_status="succeeded")  # fmt: skip
+        end = AttemptEnd("succeeded", outputs={"TOSCA_JOB_ID": job}, step_status="succeeded")
+        store.finish_attempt(eid, "submit", n, end)
     return eid
 
 

@@ -1,0 +1,228 @@
+"""Executions: creation, claims by a running process, status, cancel requests."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from orchestrator.core.status import ExecutionStatus
+from orchestrator.errors import StateError
+from orchestrator.redaction import redact_structure
+from orchestrator.state.database import Database, _pid_alive
+from orchestrator.state.records import (
+    ExecutionRecord,
+    _dumps,
+    _loads,
+)
+
+__all__ = ["ExecutionRecords"]
+
+
+class ExecutionRecords(Database):
+    """Executions: creation, claims by a running process, status, cancel requests."""
+
+    # -- executions -----------------------------------------------------------------------
+
+    def create_execution(
+        self,
+        deployment_id: str,
+        workflow: str,
+        steps: list[dict[str, Any]],
+        *,
+        inputs: dict[str, Any] | None = None,
+        secret_inputs: Iterable[str] = (),
+        urgency: str | None = None,
+        execution_id: str | None = None,
+    ) -> ExecutionRecord:
+        """Record a new execution and all its steps (``pending``) in one transaction.
+
+        ``steps`` items carry ``id, activity`` and optionally ``node, interface, operation``.
+        """
+        exec_id = execution_id or uuid.uuid4().hex[:12]
+        now = time.time()
+        with self._write() as cur:
+            cur.execute(
+                "INSERT INTO executions(id, deployment_id, workflow, status, inputs, urgency,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    exec_id,
+                    deployment_id,
+                    workflow,
+                    ExecutionStatus.PENDING,
+                    _dumps(redact_structure(inputs or {}, secret_inputs)),
+                    urgency,
+                    now,
+                ),
+            )
+            cur.executemany(
+                "INSERT INTO steps(execution_id, step_id, seq, node, interface, operation,"
+                " activity, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                [
+                    (
+                        exec_id,
+                        s["id"],
+                        i,
+                        s.get("node"),
+                        s.get("interface"),
+                        s.get("operation"),
+                        s["activity"],
+                    )
+                    for i, s in enumerate(steps)
+                ],
+            )
+            self._event(cur, exec_id, deployment_id, "execution", exec_id, "pending", workflow)
+        return self.get_execution(exec_id)
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        rows = self._read("SELECT * FROM executions WHERE id=?", (execution_id,))
+        if not rows:
+            # Allow unambiguous id prefixes, as users copy short ids from the CLI.
+            rows = self._read(
+                "SELECT * FROM executions WHERE id LIKE ? ESCAPE '\\'",
+                (execution_id.replace("%", "\\%").replace("_", "\\_") + "%",),
+            )
+            if len(rows) != 1:
+                raise StateError(f"no execution '{execution_id}' in {self.workspace}")
+        return self._execution(rows[0])
+
+    def list_executions(self, deployment_id: str | None = None) -> list[ExecutionRecord]:
+        if deployment_id is None:
+            rows = self._read("SELECT * FROM executions ORDER BY created_at, rowid")
+        else:
+            rows = self._read(
+                "SELECT * FROM executions WHERE deployment_id=? ORDER BY created_at, rowid",
+                (deployment_id,),
+            )
+        return [self._execution(r) for r in rows]
+
+    def latest_execution(
+        self, deployment_id: str, workflow: str | None = None
+    ) -> ExecutionRecord | None:
+        execs = [
+            e
+            for e in self.list_executions(deployment_id)
+            if workflow is None or e.workflow == workflow
+        ]
+        return execs[-1] if execs else None
+
+    def claim_execution(self, execution_id: str, pid: int, *, stale_after: float = 30.0) -> None:
+        """Take ownership of an execution for this process (start or resume).
+
+        Refuses (``StateError``) when another live process owns it and its heartbeat is
+        fresh, so two orchestrators never drive the same execution.
+        """
+        now = time.time()
+        with self._write() as cur:
+            row = cur.execute(
+                "SELECT status, owner_pid, heartbeat_at FROM executions WHERE id=?",
+                (execution_id,),
+            ).fetchone()
+            if row is None:
+                raise StateError(f"no execution '{execution_id}'")
+            owner, beat = row["owner_pid"], row["heartbeat_at"]
+            if (
+                owner
+                and owner != pid
+                and _pid_alive(owner)
+                and beat is not None
+                and now - beat < stale_after
+            ):
+                raise StateError(
+                    f"execution {execution_id} is being run by process {owner}; "
+                    "cancel it with 'tosca executions cancel' or wait"
+                )
+            cur.execute(
+                "UPDATE executions SET owner_pid=?, heartbeat_at=?, status=?,"
+                " started_at=COALESCE(started_at, ?) WHERE id=?",
+                (pid, now, ExecutionStatus.RUNNING, now, execution_id),
+            )
+            dep = cur.execute(
+                "SELECT deployment_id FROM executions WHERE id=?", (execution_id,)
+            ).fetchone()[0]
+            self._event(cur, execution_id, dep, "execution", execution_id, "running", None)
+
+    def heartbeat(self, execution_id: str) -> None:
+        with self._write(count=False) as cur:
+            cur.execute(
+                "UPDATE executions SET heartbeat_at=? WHERE id=?", (time.time(), execution_id)
+            )
+
+    def finish_execution(
+        self,
+        execution_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        outputs: dict[str, Any] | None = None,
+    ) -> None:
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE executions SET status=?, error=?, outputs=?, ended_at=?, owner_pid=NULL"
+                " WHERE id=?",
+                (
+                    status,
+                    error,
+                    _dumps(redact_structure(outputs or {})),
+                    time.time(),
+                    execution_id,
+                ),
+            )
+            dep = cur.execute(
+                "SELECT deployment_id FROM executions WHERE id=?", (execution_id,)
+            ).fetchone()
+            self._event(
+                cur, execution_id, dep[0] if dep else None, "execution", execution_id, status, error
+            )
+
+    def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        """Set an execution's cancel flag; the process running it polls the flag and
+        cancels. Returns the execution as it is now (see ``owner_alive``)."""
+        execution = self.get_execution(execution_id)
+        with self._write() as cur:
+            cur.execute("UPDATE executions SET cancel_requested=1 WHERE id=?", (execution.id,))
+            self._event(
+                cur,
+                execution.id,
+                execution.deployment_id,
+                "execution",
+                execution.id,
+                "cancel_requested",
+                None,
+            )
+        return self.get_execution(execution.id)
+
+    def clear_cancel(self, execution_id: str) -> None:
+        """Drop a cancel request (an explicit resume overrides an earlier cancel)."""
+        with self._write() as cur:
+            cur.execute("UPDATE executions SET cancel_requested=0 WHERE id=?", (execution_id,))
+
+    @staticmethod
+    def owner_alive(execution: ExecutionRecord) -> bool:
+        """Whether a live process currently runs ``execution``."""
+        return bool(execution.owner_pid) and _pid_alive(execution.owner_pid or 0)
+
+    def cancel_requested(self, execution_id: str) -> bool:
+        rows = self._read("SELECT cancel_requested FROM executions WHERE id=?", (execution_id,))
+        return bool(rows and rows[0][0])
+
+    @staticmethod
+    def _execution(row: sqlite3.Row) -> ExecutionRecord:
+        return ExecutionRecord(
+            id=row["id"],
+            deployment_id=row["deployment_id"],
+            workflow=row["workflow"],
+            status=row["status"],
+            inputs=_loads(row["inputs"]),
+            urgency=row["urgency"],
+            outputs=_loads(row["outputs"]),
+            error=row["error"],
+            cancel_requested=bool(row["cancel_requested"]),
+            owner_pid=row["owner_pid"],
+            heartbeat_at=row["heartbeat_at"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+        )
