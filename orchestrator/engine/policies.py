@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["EngineConfig", "PollPolicy", "RetryPolicy"]
+from orchestrator.core.status import OperationStatus
+from orchestrator.jobs import JobStatus
+
+__all__ = ["EngineConfig", "JobVerdict", "JobWatch", "PollPolicy", "RetryPolicy"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,69 @@ class PollPolicy:
         while True:
             yield delay
             delay = min(delay * self.factor, self.maximum)
+
+
+@dataclass(frozen=True)
+class JobVerdict:
+    """What to do after one poll of a job: go on after ``delay`` seconds (``status`` None),
+    or end the step with ``status`` and ``error``; ``cancel_reason`` says the job must be
+    cancelled first; ``keep_outputs`` that the poll's outputs belong to the result."""
+
+    status: OperationStatus | None = None
+    error: str | None = None
+    delay: float = 0.0
+    cancel_reason: str | None = None
+    keep_outputs: bool = False
+
+
+class JobWatch:
+    """The polling policy of one ``Runnable.run`` step, without any I/O: given each poll's
+    job status, it says whether the job is done, failed, unknown for too long, past its
+    deadline, or to be polled again after the next back-off delay."""
+
+    def __init__(self, job_id: object, policy: PollPolicy, started: float, timeout: float):
+        self.job_id = job_id
+        self.policy = policy
+        self.timeout = timeout
+        self.deadline = started + timeout
+        self._delays = policy.delays()
+        self._unknown_since: float | None = None
+
+    @staticmethod
+    def status_of(raw: object) -> JobStatus | None:
+        """A job status answered by a poll, or None when it is not one we know."""
+        try:
+            return JobStatus(str(raw).upper())
+        except ValueError:
+            return None
+
+    def after(self, status: JobStatus, now: float, error: str | None = None) -> JobVerdict:
+        job = self.job_id
+        if status is JobStatus.COMPLETED:
+            return JobVerdict(OperationStatus.SUCCEEDED, keep_outputs=True)
+        if status.is_terminal:
+            failed = f"job {job} ended {status.value}"
+            return JobVerdict(OperationStatus.FAILED, failed, keep_outputs=True)
+        if status is JobStatus.UNKNOWN:
+            self._unknown_since = self._unknown_since or now
+            unknown_for = now - self._unknown_since
+            if unknown_for > self.policy.unknown_grace:
+                detail = f" ({error})" if error else ""
+                return JobVerdict(
+                    OperationStatus.FAILED,
+                    f"job {job}: status unknown for {unknown_for:.0f}s{detail}",
+                    cancel_reason="status unknown too long",
+                )
+        else:
+            self._unknown_since = None
+        delay = next(self._delays)
+        if now + delay > self.deadline:
+            return JobVerdict(
+                OperationStatus.TIMED_OUT,
+                f"job {job} exceeded its time limit ({self.timeout:.0f}s); cancelled",
+                cancel_reason="timeout",
+            )
+        return JobVerdict(delay=delay)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from orchestrator.engine.binding import Binding, RunState, short_interface
-from orchestrator.engine.policies import EngineConfig
+from orchestrator.engine.policies import EngineConfig, JobWatch
 from orchestrator.errors import PlanError, ToscaError
 from orchestrator.executors.base import (
     CANCELLED,
@@ -689,15 +689,11 @@ class Engine:
         )
         request = self._begin(work)
         job_id = work.inputs.get(JOB_ID)
-        poll = self.config.poll
-        timeout = self.binding.job_timeout(step) or poll.timeout
         first_start = record.started_at if record and record.started_at else work.started
-        deadline = first_start + timeout
-        unknown_since: float | None = None
-        last_status: str | None = None
+        timeout = self.binding.job_timeout(step) or self.config.poll.timeout
+        watch = JobWatch(job_id, self.config.poll, first_start, timeout)
+        last_status: JobStatus | None = None
         logs: list[str] = []
-        delays = poll.delays()
-        result = OperationResult(step.id, FAILED)
         while True:
             try:
                 answer = executor.run_batch([request], cancel=self.cancel)[0]
@@ -706,58 +702,30 @@ class Engine:
             if answer.log:
                 logs.append(answer.log)
                 self._forward_poll_log(step.id, answer.log)
-            now = time.time()
+            status = JobStatus.UNKNOWN
             if answer.status == SUCCEEDED:
                 raw = answer.outputs.get(JOB_STATUS)
-                try:
-                    status = JobStatus(str(raw).upper())
-                except ValueError:
+                parsed = watch.status_of(raw)
+                if parsed is None:
                     log.warning("job %s: unknown status %r", job_id, raw)
-                    status = JobStatus.UNKNOWN
-            elif self.cancel.is_set():
-                status = JobStatus.UNKNOWN
-            else:
+                status = parsed or JobStatus.UNKNOWN
+            elif not self.cancel.is_set():
                 # A failing poll is treated like an unknown answer: tolerated for a while.
                 log.warning("job %s: poll failed: %s", job_id, answer.error)
-                status = JobStatus.UNKNOWN
             if status != last_status:
                 last_status = status
                 self._emit(step.id, "job", f"job {job_id} {status.value}")
                 self._log("INFO", f"job {job_id}: {status.value}", step.id)
-            if status is JobStatus.COMPLETED:
-                result = OperationResult(step.id, SUCCEEDED, outputs=answer.outputs)
-                break
-            if status.is_terminal:
+            verdict = watch.after(status, time.time(), answer.error)
+            if verdict.cancel_reason:
+                self._cancel_job(step.node or "", job_id, verdict.cancel_reason)
+            if verdict.status is not None:
+                outputs = answer.outputs if verdict.keep_outputs else {}
                 result = OperationResult(
-                    step.id,
-                    FAILED,
-                    outputs=answer.outputs,
-                    error=f"job {job_id} ended {status.value}",
+                    step.id, verdict.status, outputs=outputs, error=verdict.error
                 )
                 break
-            if status is JobStatus.UNKNOWN:
-                unknown_since = unknown_since or now
-                if now - unknown_since > poll.unknown_grace:
-                    self._cancel_job(step.node or "", job_id, "status unknown too long")
-                    result = OperationResult(
-                        step.id,
-                        FAILED,
-                        error=f"job {job_id}: status unknown for {now - unknown_since:.0f}s"
-                        + (f" ({answer.error})" if answer.error else ""),
-                    )
-                    break
-            else:
-                unknown_since = None
-            delay = next(delays)
-            if now + delay > deadline:
-                self._cancel_job(step.node or "", job_id, "timeout")
-                result = OperationResult(
-                    step.id,
-                    TIMED_OUT,
-                    error=f"job {job_id} exceeded its time limit ({timeout:.0f}s); cancelled",
-                )
-                break
-            if self.cancel.wait(delay):
+            if self.cancel.wait(verdict.delay):
                 self._cancel_job(step.node or "", job_id, "execution cancelled")
                 result = OperationResult(step.id, CANCELLED, error=f"job {job_id} cancelled")
                 break
