@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from orchestrator.cli.common import OutputFormat, emit_json, handle_errors
+from orchestrator.cli.common import OutputFormat, collect_inputs, emit_json, handle_errors
 from orchestrator.cli.progress import WORKSPACE_HELP, make_service, run_command
+from orchestrator.errors import UsageError
 
 __all__ = ["register"]
 
@@ -118,8 +121,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run or finish a recorded execution (a triggered or interrupted one)."""
         with handle_errors():
-            from orchestrator.cli.common import collect_inputs
-
             given = collect_inputs(inputs_file, inputs)
             if secret_stdin:
                 given = {**_read_secret_inputs(), **given}
@@ -138,11 +139,6 @@ def register(app: typer.Typer) -> None:
 
 def _read_secret_inputs() -> dict[str, object]:
     """The JSON object of secret inputs a trigger writes on the detached process's stdin."""
-    import json
-    import sys
-
-    from orchestrator.errors import UsageError
-
     try:
         data = json.loads(sys.stdin.read() or "{}")
     except json.JSONDecodeError as exc:

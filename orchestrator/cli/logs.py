@@ -9,6 +9,7 @@ import typer
 
 from orchestrator.cli.common import OutputFormat, emit_json, handle_errors
 from orchestrator.cli.progress import WORKSPACE_HELP, make_service
+from orchestrator.errors import UsageError
 
 __all__ = ["register"]
 
@@ -29,8 +30,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print an execution's logs (operation output, job states, errors)."""
         with handle_errors():
-            from orchestrator.errors import UsageError
-
             if level.upper() not in _LEVELS:
                 raise UsageError(f"--level must be one of {', '.join(_LEVELS)}")
             levels = _LEVELS[_LEVELS.index(level.upper()) :]

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from orchestrator.errors import ExecutionError
+
 __all__ = [
     "FUNCTION_NAMES",
     "FunctionSyntaxError",
@@ -255,8 +257,6 @@ class Token(Function):
         for sep in self.separators:
             tokens = [piece for t in tokens for piece in t.split(sep)]
         if not -len(tokens) <= self.index < len(tokens):
-            from orchestrator.errors import ExecutionError
-
             shown = "a secret" if kind is not None else repr(text)
             raise ExecutionError(
                 f"token index {self.index} out of range: {len(tokens)} tokens in {shown}"
@@ -469,8 +469,6 @@ def _walk(value: Any, path: Sequence[Any]) -> Any:
                 _as_secret(_secret_kind([value]), value[key]) if is_secret(value) else value[key]
             )
         except (KeyError, IndexError, TypeError) as exc:
-            from orchestrator.errors import ExecutionError
-
             raise ExecutionError(f"no {key!r} in value {_preview(value)}") from exc
     return value
 

@@ -51,7 +51,7 @@ from orchestrator.slurm import (
     get_scheduler,
     resolve_urgency,
 )
-from orchestrator.transport.runners import output_tail
+from orchestrator.transport.runners import LocalRunner, output_tail
 
 __all__ = [
     "EVENTS_FILE",
@@ -344,8 +344,6 @@ def _find_submitted(ctx: Any, sched: Scheduler, spec: JobSpec, name_only: bool) 
 
 
 def _is_local(sched: SlurmCLI) -> bool:
-    from orchestrator.slurm.base import LocalRunner
-
     return isinstance(sched.runner, LocalRunner)
 
 
