@@ -58,15 +58,6 @@ def _unsafe(value: Any) -> Any:
     return wrap_var(value)
 
 
-_HOSTSPEC_FIELDS = (
-    "name",
-    "connection",
-    "address",
-    "port",
-    "user",
-    "private_key_file",
-    "known_hosts_file",
-)
 _PRELOAD_ACTIONS = (
     "ansible.builtin.command",
     "ansible.builtin.shell",
@@ -257,7 +248,7 @@ class _Worker:
             from orchestrator.core import HostSpec
             from orchestrator.transport.ssh import ansible_host_vars
 
-            hostspec = HostSpec(**{k: v for k, v in spec.items() if k in _HOSTSPEC_FIELDS})
+            hostspec = HostSpec(**spec)  # the parent sent dataclasses.asdict(HostSpec)
             for key, value in ansible_host_vars(hostspec).items():
                 host.set_variable(key, value)
             host.set_variable("ansible_python_interpreter", "auto_silent")

@@ -16,7 +16,7 @@ from orchestrator.state.records import (
     DeploymentRecord,
     NodeRecord,
     _dumps,
-    _loads,
+    from_row,
 )
 
 __all__ = ["DeploymentRecords"]
@@ -86,15 +86,7 @@ class DeploymentRecords(Database):
 
     @staticmethod
     def _deployment(row: sqlite3.Row) -> DeploymentRecord:
-        return DeploymentRecord(
-            id=row["id"],
-            template=row["template"],
-            inputs=_loads(row["inputs"]),
-            status=row["status"],
-            outputs=_loads(row["outputs"]),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return from_row(DeploymentRecord, row)
 
     # -- nodes and attributes -------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from orchestrator.state.database import Database, _pid_alive
 from orchestrator.state.records import (
     ExecutionRecord,
     _dumps,
-    _loads,
+    from_row,
 )
 
 __all__ = ["ExecutionRecords"]
@@ -210,19 +210,4 @@ class ExecutionRecords(Database):
 
     @staticmethod
     def _execution(row: sqlite3.Row) -> ExecutionRecord:
-        return ExecutionRecord(
-            id=row["id"],
-            deployment_id=row["deployment_id"],
-            workflow=row["workflow"],
-            status=row["status"],
-            inputs=_loads(row["inputs"]),
-            urgency=row["urgency"],
-            outputs=_loads(row["outputs"]),
-            error=row["error"],
-            cancel_requested=bool(row["cancel_requested"]),
-            owner_pid=row["owner_pid"],
-            heartbeat_at=row["heartbeat_at"],
-            created_at=row["created_at"],
-            started_at=row["started_at"],
-            ended_at=row["ended_at"],
-        )
+        return from_row(ExecutionRecord, row)

@@ -9,6 +9,7 @@ from orchestrator.state.database import LEVELS, Database
 from orchestrator.state.records import (
     EventRecord,
     LogRecord,
+    from_row,
 )
 
 __all__ = ["LogRecords"]
@@ -21,15 +22,7 @@ class LogRecords(Database):
 
     def events(self, execution_id: str, after_id: int = 0) -> list[EventRecord]:
         return [
-            EventRecord(
-                r["id"],
-                r["execution_id"],
-                r["ts"],
-                r["kind"],
-                r["subject"],
-                r["status"],
-                r["detail"],
-            )
+            from_row(EventRecord, r)
             for r in self._read(
                 "SELECT * FROM events WHERE execution_id=? AND id>? ORDER BY id",
                 (execution_id, after_id),
@@ -98,7 +91,7 @@ class LogRecords(Database):
         wanted = tuple(levels)
         marks = ",".join("?" * len(wanted)) or "''"
         return [
-            LogRecord(r["id"], r["execution_id"], r["ts"], r["level"], r["step_id"], r["content"])
+            from_row(LogRecord, r)
             for r in self._read(
                 f"SELECT * FROM logs WHERE execution_id=? AND id>? AND level IN ({marks})"
                 " ORDER BY id LIMIT ?",

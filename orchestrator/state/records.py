@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+import sqlite3
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 __all__ = [
     "AttemptEnd",
@@ -15,6 +16,7 @@ __all__ = [
     "LogRecord",
     "NodeRecord",
     "StepRecord",
+    "from_row",
 ]
 
 
@@ -134,3 +136,22 @@ class AttemptEnd:
     step_status: str | None = None
     attributes: tuple[str, dict[str, Any]] | None = None
     node_state: tuple[str, str] | None = None
+
+
+_Record = TypeVar("_Record")
+# Columns stored as JSON text; every other column maps to its field as SQLite returns it.
+_JSON_COLUMNS = frozenset({"inputs", "outputs"})
+
+
+def from_row(cls: type[_Record], row: sqlite3.Row) -> _Record:
+    """The record ``cls`` from a row whose columns include one per field, by name: JSON
+    columns decoded, ``bool`` fields from SQLite's integers."""
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        value = row[f.name]
+        if f.name in _JSON_COLUMNS:
+            value = _loads(value)
+        elif f.type == "bool":
+            value = bool(value)
+        values[f.name] = value
+    return cls(**values)

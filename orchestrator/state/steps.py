@@ -14,7 +14,7 @@ from orchestrator.state.records import (
     AttemptRecord,
     StepRecord,
     _dumps,
-    _loads,
+    from_row,
 )
 
 __all__ = ["StepRecords"]
@@ -189,38 +189,8 @@ class StepRecords(Database):
                 "SELECT * FROM attempts WHERE execution_id=? AND step_id=? ORDER BY number",
                 (execution_id, step_id),
             )
-        return [
-            AttemptRecord(
-                execution_id=r["execution_id"],
-                step_id=r["step_id"],
-                number=r["number"],
-                status=r["status"],
-                token=r["token"],
-                job_id=r["job_id"],
-                started_at=r["started_at"],
-                ended_at=r["ended_at"],
-                outputs=_loads(r["outputs"]),
-                log=r["log"],
-                error=r["error"],
-            )
-            for r in rows
-        ]
+        return [from_row(AttemptRecord, r) for r in rows]
 
     @staticmethod
     def _step(row: sqlite3.Row) -> StepRecord:
-        return StepRecord(
-            execution_id=row["execution_id"],
-            step_id=row["step_id"],
-            seq=row["seq"],
-            node=row["node"],
-            interface=row["interface"],
-            operation=row["operation"],
-            activity=row["activity"],
-            status=row["status"],
-            attempts=row["attempts"],
-            job_id=row["job_id"],
-            outputs=_loads(row["outputs"]),
-            error=row["error"],
-            started_at=row["started_at"],
-            ended_at=row["ended_at"],
-        )
+        return from_row(StepRecord, row)

@@ -52,17 +52,15 @@ def hostile(pwn: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("executor", [AnsibleExecutor, AnsibleRunnerExecutor])
-def test_hostile_inputs_over_ssh_arrive_literally(tmp_path: Path, executor: type) -> None:
+@pytest.fixture()
+def site(tmp_path: Path) -> tuple[HostSpec, Path]:
+    """The loopback sshd as a site, trusted through a known_hosts path with spaces, and a
+    world-writable directory where an evaluated value would leave a file."""
     if not (SSHD_DIR / "ssh_host_ed25519_key.pub").exists():
         pytest.fail("the loopback sshd is not set up: run scripts/sshd-up.sh")
-    # /tmp is shared with the sshd user's view of the machine: the remote side would
-    # create these files if a value were ever evaluated.
     pwn = tmp_path / "pwn"
     pwn.mkdir()
-    pwn.chmod(0o777)
-    playbook = tmp_path / "echo.yaml"
-    playbook.write_text(ECHO)
+    pwn.chmod(0o777)  # the remote user must be able to create files there
     known_hosts = tmp_path / "a dir" / "known hosts"
     key = (SSHD_DIR / "ssh_host_ed25519_key.pub").read_text().split()
     trust_host(known_hosts, "127.0.0.1", PORT, f"{key[0]} {key[1]}")
@@ -70,6 +68,16 @@ def test_hostile_inputs_over_ssh_arrive_literally(tmp_path: Path, executor: type
         name="site", connection="ssh", address="127.0.0.1", port=PORT, user=USER,
         private_key_file=str(SSHD_DIR / "id_ed25519"), known_hosts_file=str(known_hosts),
     )  # fmt: skip
+    return host, pwn
+
+
+@pytest.mark.parametrize("executor", [AnsibleExecutor, AnsibleRunnerExecutor])
+def test_hostile_inputs_over_ssh_arrive_literally(
+    tmp_path: Path, site: tuple[HostSpec, Path], executor: type
+) -> None:
+    host, pwn = site
+    playbook = tmp_path / "echo.yaml"
+    playbook.write_text(ECHO)
     values = hostile(str(pwn))
     inputs = {**values, "db_password": CANARY}
     request = OperationRequest(
@@ -96,21 +104,10 @@ def test_hostile_inputs_over_ssh_arrive_literally(tmp_path: Path, executor: type
     assert leaked == []
 
 
-def test_ssh_runner_passes_hostile_arguments_literally(tmp_path: Path) -> None:
+def test_ssh_runner_passes_hostile_arguments_literally(site: tuple[HostSpec, Path]) -> None:
     from orchestrator.transport.ssh import SshRunner
 
-    if not (SSHD_DIR / "ssh_host_ed25519_key.pub").exists():
-        pytest.fail("the loopback sshd is not set up: run scripts/sshd-up.sh")
-    pwn = tmp_path / "pwn"
-    pwn.mkdir()
-    pwn.chmod(0o777)
-    known_hosts = tmp_path / "a dir" / "known hosts"
-    key = (SSHD_DIR / "ssh_host_ed25519_key.pub").read_text().split()
-    trust_host(known_hosts, "127.0.0.1", PORT, f"{key[0]} {key[1]}")
-    host = HostSpec(
-        name="site", connection="ssh", address="127.0.0.1", port=PORT, user=USER,
-        private_key_file=str(SSHD_DIR / "id_ed25519"), known_hosts_file=str(known_hosts),
-    )  # fmt: skip
+    host, pwn = site
     values = list(hostile(str(pwn)).values()) + ["line\ntouch " + str(pwn) + "/newline", "`id`"]
     result = SshRunner(host).run(["printf", "%s\\0", *values], timeout=30)
     assert result.returncode == 0, result.stderr
