@@ -49,8 +49,6 @@ from orchestrator.state import (
     Store,
 )
 
-ENVIRONMENT_TYPE = "eflows4hpc.nodes.Environment"
-
 if TYPE_CHECKING:
     from orchestrator.engine.runner import EngineEvent, RunResult
     from orchestrator.plan.model import Plan
@@ -248,6 +246,7 @@ class Service:
     def site_properties(self, source: str, node: str, keys: tuple[str, ...]) -> dict[str, Any]:
         """Evaluated ``keys`` of Environment ``node`` in deployment (or template file)
         ``source``; absent properties are left out."""
+        from orchestrator.engine.model_binding import ENVIRONMENT
         from orchestrator.tosca import ModelEvalContext
         from orchestrator.tosca import functions as fn
 
@@ -264,8 +263,8 @@ class Service:
             known = ", ".join(sorted(model.nodes))
             raise UsageError(f"no node '{node}' in {source} (nodes: {known})")
         template = model.nodes[node]
-        if not template.is_a(ENVIRONMENT_TYPE):
-            raise UsageError(f"node '{node}' is a {template.type}, not an {ENVIRONMENT_TYPE}")
+        if not template.is_a(ENVIRONMENT):
+            raise UsageError(f"node '{node}' is a {template.type}, not an {ENVIRONMENT}")
         ctx = ModelEvalContext(model, node)
         return {
             key: fn.evaluate(template.properties[key], ctx)
