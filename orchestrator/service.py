@@ -207,10 +207,25 @@ class Service:
             self._store.close()
             self._store = None
 
+    def start_ansible_early(self, template: str | Path) -> bool:
+        """Start the warm Ansible worker now if ``template`` looks like it runs playbooks,
+        so Ansible's start-up (~1-2 s) overlaps parsing and planning. Returns whether one
+        was started; a wrong guess only costs time."""
+        if self._executor_factory is not None or self.ansible != "warm":
+            return False
+        # Deferred: Ansible only when a template uses it (face start-up).
+        from orchestrator.executors.ansible import likely_uses_ansible, start_early
+
+        if not likely_uses_ansible(str(template)):
+            return False
+        start_early()
+        return True
+
     # -- model and plans ------------------------------------------------------------------
 
     @staticmethod
     def load(template: str | Path, inputs: Mapping[str, Any] | None = None) -> ToscaModel:
+        # Deferred: tosca-parser loads on first use, not when a face imports the service.
         from orchestrator.tosca import load
 
         path = Path(template)
@@ -220,6 +235,7 @@ class Service:
 
     @staticmethod
     def plan(model: ToscaModel, workflow: str, inputs: Mapping[str, Any] | None = None) -> Plan:
+        # Deferred: the plan builder loads on first use, not when a face imports the service.
         from orchestrator.plan import build_plan
 
         return build_plan(model, workflow, dict(inputs or {}))
@@ -233,6 +249,7 @@ class Service:
     ) -> Plan:
         """Load ``template`` and build ``workflow``'s plan (``tosca plan``). Inputs naming an
         input of the custom workflow go to the workflow, the others to the topology."""
+        # Deferred: tosca-parser loads on first use, not when a face imports the service.
         from orchestrator.tosca import type_inputs
 
         given = dict(inputs or {})
@@ -246,6 +263,7 @@ class Service:
     def site_properties(self, source: str, node: str, keys: tuple[str, ...]) -> dict[str, Any]:
         """Evaluated ``keys`` of Environment ``node`` in deployment (or template file)
         ``source``; absent properties are left out."""
+        # Deferred: tosca-parser and the engine load on first use (face start-up).
         from orchestrator.engine.model_binding import ENVIRONMENT
         from orchestrator.tosca import ModelEvalContext
         from orchestrator.tosca import functions as fn
@@ -275,6 +293,7 @@ class Service:
     @staticmethod
     def _check_required(model: ToscaModel, workflow: str, plan: Plan) -> None:
         """Refuse to record an execution whose required workflow inputs are missing."""
+        # Deferred: tosca-parser loads on first use, not when a face imports the service.
         from orchestrator.tosca.loader import check_required_workflow_inputs
 
         check_required_workflow_inputs(model, workflow, plan.inputs)
@@ -578,6 +597,7 @@ class Service:
         inputs: dict[str, Any],
         urgency: str | None = None,
     ) -> ExecutionRecord:
+        # Deferred: the engine loads on first use, not when a face imports the service.
         from orchestrator.engine.model_binding import ModelBinding
 
         steps = [
@@ -591,6 +611,7 @@ class Service:
             for s in plan.steps
         ]
         if urgency is not None:
+            # Deferred: the Slurm layer loads on first use, not when a face imports the service.
             from orchestrator.slurm.urgency import LEVELS
 
             if urgency not in LEVELS:
@@ -629,6 +650,7 @@ class Service:
         on_event: EventCallback | None,
         cancel: threading.Event | None,
     ) -> Outcome:
+        # Deferred: the engine loads on first use, not when a face imports the service.
         from orchestrator.engine.model_binding import ModelBinding
         from orchestrator.engine.runner import Engine
 
@@ -682,6 +704,7 @@ class Service:
     def _executors(self, model: ToscaModel, plan: Plan) -> dict[str, Executor]:
         if self._executor_factory is not None:
             return dict(self._executor_factory(model))
+        # Deferred: each executor loads only when a template needs it.
         from orchestrator.executors.native import NativeExecutor
 
         executors: dict[str, Executor] = {"native": NativeExecutor(debug=self.debug)}
@@ -689,12 +712,14 @@ class Service:
             s.implementation is not None and not s.implementation.is_native for s in plan.steps
         )
         if needs_ansible and self.ansible == "runner":
+            # Deferred: each executor loads only when a template needs it.
             from orchestrator.executors.ansible_runner_exec import AnsibleRunnerExecutor
 
             executors["ansible"] = AnsibleRunnerExecutor(
                 template_dir=model.base_dir, debug=self.debug
             )
         elif needs_ansible:
+            # Deferred: each executor loads only when a template needs it.
             from orchestrator.executors.ansible import AnsibleExecutor
 
             ansible = AnsibleExecutor(template_dir=model.base_dir, debug=self.debug)

@@ -16,7 +16,10 @@ Layers, bottom to top (a module may import its own layer and any layer below it)
 
 Every import counts, at module level or inside a function (a deferred import hides a cycle,
 it does not remove it). Also reported: any import cycle between the packages of
-``workflows/runtime``. Exit status 1 when something points the wrong way.
+``workflows/runtime``, and any import inside a function of ``orchestrator/`` without a
+one-line reason (a comment on the import's line or on the line above its block of imports):
+deferred imports are for start-up time and optional packages, and each says which.
+Exit status 1 when something is wrong.
 
 Usage: python scripts/check_layers.py
 """
@@ -104,6 +107,35 @@ def check_orchestrator(root: Path = ROOT) -> list[str]:
     return sorted(set(problems))
 
 
+def unexplained_deferred_imports(root: Path = ROOT) -> list[str]:
+    """Imports inside functions of ``orchestrator/`` that carry no comment saying why."""
+    problems = []
+    for path in sorted((root / "orchestrator").rglob("*.py")):
+        lines = path.read_text().splitlines()
+        tree = ast.parse("\n".join(lines), str(path))
+        deferred = {
+            node.lineno
+            for fn in ast.walk(tree)
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for node in ast.walk(fn)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+        }
+        for lineno in sorted(deferred):
+            if "#" in lines[lineno - 1]:
+                continue
+            first = lineno  # walk up the block of imports this one belongs to
+            while first - 1 in deferred and "#" not in lines[first - 2]:
+                first -= 1
+            above = lines[first - 2].strip() if first >= 2 else ""
+            if first - 1 in deferred or above.startswith("#"):
+                continue
+            problems.append(
+                f"{path.relative_to(root)}:{lineno}: import inside a function without a "
+                f"one-line reason: {lines[lineno - 1].strip()}"
+            )
+    return problems
+
+
 def runtime_cycles() -> list[str]:
     """Import cycles between the modules of workflows/runtime (every import counts)."""
     base = ROOT / "workflows" / "runtime"
@@ -136,10 +168,10 @@ def runtime_cycles() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    problems = check_orchestrator() + runtime_cycles()
+    problems = check_orchestrator() + runtime_cycles() + unexplained_deferred_imports()
     for line in problems:
         print(line)
-    print(f"check_layers: {len(problems)} import(s) against the layer order", file=sys.stderr)
+    print(f"check_layers: {len(problems)} problem(s)", file=sys.stderr)
     return 1 if problems else 0
 
 

@@ -38,3 +38,28 @@ def test_the_checker_sees_a_deferred_upward_import(tmp_path: Path) -> None:
     problems = checker.check_orchestrator(tmp_path)
     assert len(problems) == 1 and "transport/probe.py:2" in problems[0], problems
     assert "(transport) imports orchestrator.executors (executors), a layer above" in problems[0]
+
+
+def test_every_deferred_import_in_the_orchestrator_says_why() -> None:
+    assert _checker().unexplained_deferred_imports() == []
+
+
+def test_the_checker_sees_a_deferred_import_without_a_reason(tmp_path: Path) -> None:
+    checker = _checker()
+    (tmp_path / "orchestrator").mkdir()
+    (tmp_path / "orchestrator" / "probe.py").write_text(
+        "def bare():\n"
+        "    import json\n"
+        "    import os\n"
+        "\n"
+        "def explained():\n"
+        "    # Deferred: start-up time.\n"
+        "    import json\n"
+        "    import os\n"
+        "    import sys  # optional\n"
+    )
+    problems = checker.unexplained_deferred_imports(tmp_path)
+    assert [p.split(": import")[0] for p in problems] == [
+        "orchestrator/probe.py:2",
+        "orchestrator/probe.py:3",
+    ], problems

@@ -72,6 +72,7 @@ def read_inputs_file(path: str | Path | None) -> dict[str, Any]:
         raise UsageError(f"cannot read inputs file {p}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"inputs file {p} is not UTF-8 text (byte {exc.start})") from None
+    # Deferred: yaml only when an inputs file is given (CLI start-up).
     import yaml
 
     try:

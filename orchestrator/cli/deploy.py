@@ -49,9 +49,9 @@ def register(app: typer.Typer) -> None:
         """
         with handle_errors():
             service = make_service(workspace, retries=retries, ansible=ansible)
-            engine = service.ansible
             given = collect_inputs(inputs_file, inputs)
             if dry_run:
+                # Deferred: plan rendering only for --dry-run (CLI start-up).
                 from orchestrator.cli.plan import plan_text
                 from orchestrator.plan.builder import plan_to_dict
 
@@ -63,11 +63,7 @@ def register(app: typer.Typer) -> None:
                     typer.echo(plan_text(outcome.plan))
                     typer.echo("dry run: nothing was executed")
                 return
-            if engine == "warm":
-                from orchestrator.executors.ansible import likely_uses_ansible, start_early
-
-                if likely_uses_ansible(path):
-                    start_early()  # Ansible's start-up overlaps parsing and planning
+            service.start_ansible_early(path)  # overlaps parsing and planning
             title = f"deploy {name or Path(path).name}"
             run_command(
                 title,

@@ -20,6 +20,7 @@ def _start_ansible_early(argv: list[str]) -> None:
     """``tosca deploy ...``: start the warm Ansible worker before typer and the TOSCA stack
     are imported (~0.4 s sooner), so Ansible's start-up overlaps all of the CLI's own."""
     if len(argv) > 1 and argv[1] == "deploy" and os.path.basename(argv[0]) == "tosca":
+        # Deferred: Ansible only for `tosca deploy` (CLI start-up).
         from orchestrator.executors.ansible import start_early_for_deploy
 
         start_early_for_deploy(argv[2:])
@@ -50,6 +51,7 @@ COMMAND_MODULES = [
 
 def _version_callback(value: bool) -> None:
     if value:
+        # Deferred: importlib.metadata only for --version (CLI start-up).
         from importlib.metadata import PackageNotFoundError, version
 
         try:

@@ -19,6 +19,7 @@ def make_plan(
     path: str | Path, workflow: str = "install", inputs: dict[str, Any] | None = None
 ) -> Plan:
     """Load ``path`` and build ``workflow``'s plan (see ``Service.plan_template``)."""
+    # Deferred: the service pulls in tosca-parser and the engine (CLI start-up).
     from orchestrator.service import Service
 
     return Service.plan_template(path, workflow, inputs)
@@ -26,6 +27,7 @@ def make_plan(
 
 def plan_text(plan: Plan) -> str:
     """Steps level by level: every step of a level may run in parallel."""
+    # Deferred: plan layer only when a plan is printed (CLI start-up).
     from orchestrator.plan.builder import plan_levels
 
     levels = plan_levels(plan)
@@ -58,6 +60,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show the steps a workflow would run, in order (text levels or JSON)."""
         with handle_errors():
+            # Deferred: plan layer only when a plan is printed (CLI start-up).
             from orchestrator.plan.builder import plan_to_dict
 
             plan = make_plan(path, workflow, collect_inputs(inputs_file, inputs))

@@ -54,6 +54,7 @@ def workspace_default() -> str:
 def _configure_logging(debug: bool) -> None:
     """Library logs go to stderr only with TOSCA_DEBUG; otherwise progress, summaries and
     ``tosca logs`` carry what users need (operation output is in the state store)."""
+    # Deferred: logging set-up only for commands that run something (CLI start-up).
     import logging
 
     root = logging.getLogger()
@@ -66,6 +67,7 @@ def _configure_logging(debug: bool) -> None:
 def make_service(workspace: str | None, *, retries: int = 0, ansible: str | None = None) -> Service:
     """The service for a command; ``retries`` extra attempts per failed operation,
     ``ansible`` the playbook executor (``--ansible``, else ``$TOSCA_ANSIBLE``, else warm)."""
+    # Deferred: the service pulls in tosca-parser and the engine (CLI start-up).
     from orchestrator.engine.policies import EngineConfig, RetryPolicy
     from orchestrator.service import Service
 
@@ -138,6 +140,7 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.live_mode and not self.quiet:
             try:
+                # Deferred: rich only when a live display is drawn (CLI start-up).
                 from rich.console import Console
                 from rich.live import Live
 
@@ -208,6 +211,7 @@ class Progress:
         return f"{clock} {event.step_id} {mark}{duration}{detail}"
 
     def _footer(self) -> Any:
+        # Deferred: rich only when a live display is drawn (CLI start-up).
         from rich.text import Text
 
         # Called from rich's refresh thread: work on copies (a dict copy is atomic).
@@ -274,6 +278,7 @@ def run_command(
     json_output: bool = False,
 ) -> Outcome:
     """Run ``action`` with progress, Ctrl-C handling and the summary; exits on failure."""
+    # Deferred: cli.common imports this module (it builds the service).
     from orchestrator.cli.common import emit_json
 
     with cancel_on_sigint(quiet) as cancel, Progress(title, quiet=quiet or json_output) as prog:

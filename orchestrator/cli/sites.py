@@ -100,6 +100,7 @@ def scan(address: str, port: int, timeout: float = 10.0) -> list[KnownKey]:
 def site_target(workspace: Path, source: str, node: str) -> tuple[str, int, Path | None]:
     """(login host, SSH port, site known_hosts file or None) of Environment ``node`` in a
     deployment of ``workspace`` or in a template file ``source``."""
+    # Deferred: the service pulls in tosca-parser and the engine (CLI start-up).
     from orchestrator.service import Service
 
     service = Service(workspace)
@@ -127,6 +128,7 @@ def trust(
 ) -> tuple[Path, list[KnownKey]]:
     """Trust the keys of ``address:port`` (only the one matching ``pin`` when given) into
     ``known_hosts`` (default: the workspace's managed file). Returns the file and the keys."""
+    # Deferred: ssh helpers only for `tosca sites trust` (CLI start-up).
     from orchestrator.transport.ssh import known_hosts_path, trust_host
 
     path = known_hosts or known_hosts_path(workspace)
@@ -194,6 +196,7 @@ def register(app: typer.Typer) -> None:
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
     ) -> None:
         """List the hosts (and key fingerprints) the workspace trusts."""
+        # Deferred: ssh helpers only for `tosca sites known-hosts` (CLI start-up).
         from orchestrator.transport.ssh import known_hosts_path
 
         with handle_errors():

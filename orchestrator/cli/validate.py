@@ -18,6 +18,7 @@ __all__ = ["problem_dict", "register", "summary", "validate_template"]
 
 def validate_template(path: str | Path, inputs: dict[str, Any] | None = None) -> ToscaModel:
     """Load and validate; raises ValidationError / UsageError (see ``orchestrator.tosca.load``)."""
+    # Deferred: the service pulls in tosca-parser and the engine (CLI start-up).
     from orchestrator.service import Service
 
     return Service.load(path, inputs)

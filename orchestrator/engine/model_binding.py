@@ -86,6 +86,7 @@ class ModelBinding:
         )
 
     def _secret(self, path: str) -> Any:
+        # Deferred: secret back-ends (cryptography, vault clients) only when get_secret is used.
         from orchestrator.executors.secrets import resolve_secret
 
         value = resolve_secret(path, self.workspace)

@@ -88,6 +88,7 @@ def default_strategy() -> str:
 def resolve_playbook(primary: str, template_dir: str | os.PathLike[str] | None = None) -> Path:
     """Find an operation's playbook: absolute, else relative to the template directory,
     else in the bundled ``playbooks/`` package. ``ExecutionError`` if none exists."""
+    # Deferred: the playbooks package only when a bundled playbook is looked up.
     from playbooks import PLAYBOOKS_DIR
 
     path = Path(primary)

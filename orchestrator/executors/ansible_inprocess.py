@@ -57,6 +57,7 @@ def _run_task(
     strategy: Any, host: Any, task: Any, task_vars: dict[str, Any], play_context: Any
 ) -> None:
     """What ``WorkerProcess._run`` does in its fork, here: run the task, send its result."""
+    # Deferred: ansible-core loads only in the worker process, never in the CLI.
     from ansible._internal import _task
     from ansible.executor.task_executor import TaskExecutor
     from ansible.executor.task_result import _RawTaskResult
@@ -85,6 +86,7 @@ def _queue_task(
     self: Any, host: Any, task: Any, task_vars: dict[str, Any], play_context: Any
 ) -> None:
     """``StrategyBase._queue_task`` without the fork (see the module docstring)."""
+    # Deferred: ansible-core loads only in the worker process, never in the CLI.
     from ansible._internal._templating._engine import TemplateEngine
     from ansible.errors import AnsibleError
 
@@ -112,6 +114,7 @@ def _queue_task(
         self._pending_results -= 1  # no result will come
         logger.debug("in-process task not reported: %s", exc)
     except Exception as exc:  # anything else becomes the task's failure, never a hang
+        # Deferred: ansible-core loads only in the worker process, never in the CLI.
         from ansible._internal._errors import _error_utils
         from ansible.executor.task_result import _RawTaskResult
 
@@ -126,6 +129,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    # Deferred: ansible-core loads only in the worker process, never in the CLI.
     from ansible.plugins.strategy import StrategyBase
 
     StrategyBase._queue_task = _queue_task  # type: ignore[method-assign]

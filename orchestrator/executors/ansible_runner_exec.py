@@ -119,6 +119,7 @@ def _strategy_env(strategy: str) -> dict[str, str]:
     """Environment selecting ``strategy`` (mitogen's plugins when it is a mitogen one)."""
     if strategy.startswith("mitogen"):
         try:
+            # Deferred: optional package: mitogen is used when installed.
             import ansible_mitogen
         except ImportError:
             return {"ANSIBLE_STRATEGY": "linear"}
@@ -450,6 +451,7 @@ class AnsibleRunnerExecutor:
     def _invoke(
         self, private: Path, batch: _Batch, env: dict[str, str], hard: float | None
     ) -> None:
+        # Deferred: ansible-runner only in the opt-in runner mode (CLI start-up).
         import ansible_runner
 
         status, rc, tail = "failed", None, ""

@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import gc
 import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +55,7 @@ _WARM_UP_PLAYBOOK = """\
 def _unsafe(value: Any) -> Any:
     """An input value marked unsafe: Ansible never templates it, whatever its version (a
     ``{{ lookup('pipe', ...) }}`` in an input stays text; 2.17 / 2.18 would run it)."""
+    # Deferred: ansible-core loads after the worker set its environment.
     from ansible.utils.unsafe_proxy import wrap_var
 
     return wrap_var(value)
@@ -90,6 +93,7 @@ def _strategy_setup(strategy: str) -> str:
     """Point Ansible at mitogen's strategy plugins when requested and importable."""
     if strategy.startswith("mitogen"):
         try:
+            # Deferred: optional package: mitogen is used when installed.
             import ansible_mitogen
         except ImportError:
             return "linear"
@@ -105,6 +109,7 @@ class _Worker:
         os.environ.setdefault("ANSIBLE_DEPRECATION_WARNINGS", "False")
         os.environ.setdefault("ANSIBLE_HOST_KEY_CHECKING", "True")
         os.environ.setdefault("ANSIBLE_RETRY_FILES_ENABLED", "False")
+        # Deferred: ansible-core loads after the worker set its environment.
         from ansible import context
         from ansible.module_utils.common.collections import ImmutableDict
         from ansible.plugins.loader import init_plugin_loader
@@ -135,11 +140,13 @@ class _Worker:
         )
         if self.in_process:
             # Tasks run here, not in a fork each (see ansible_inprocess): ~2.5x cheaper.
+            # Deferred: patches ansible-core, which loads after the worker set its environment.
             from orchestrator.executors import ansible_inprocess
 
             ansible_inprocess.install()
         if self.strategy.startswith("mitogen"):
             self._tune_mitogen()  # first: the target interpreter boots during what follows
+        # Deferred: ansible-core loads after the worker set its environment.
         from ansible.executor.task_queue_manager import TaskQueueManager
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader
@@ -157,6 +164,7 @@ class _Worker:
     def _tune_mitogen(self) -> None:
         """No CPU pinning, no minifying, local imports for the local interpreter, and that
         interpreter booting while this process finishes loading Ansible (mitogen_tuning)."""
+        # Deferred: imports mitogen, which loads after the worker set its environment.
         from orchestrator.executors import mitogen_tuning
 
         settings: list[Callable[[], object]] = [
@@ -173,6 +181,7 @@ class _Worker:
                 print(f"mitogen setting skipped: {exc!r}", file=sys.stderr)
 
     def _preconnect(self) -> None:
+        # Deferred: ansible-core and mitogen load after the worker set its environment.
         from orchestrator.executors import ansible_inprocess, mitogen_tuning
 
         thread = mitogen_tuning.preconnect_local(sys.executable)
@@ -190,8 +199,6 @@ class _Worker:
     def warm_up(self) -> None:
         """Run one throw-away local play so the first real operation finds the strategy,
         the connection (mitogen's local interpreter) and the common modules already loaded."""
-        import tempfile
-
         # First: it needs no connection, so it overlaps the target interpreter's boot.
         self._preload_plugins()
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
@@ -208,6 +215,7 @@ class _Worker:
     def _preload_plugins(self) -> None:
         """Import the common action / connection plugins here, once, before the first
         operation needs them (with a fork per task, each fork would import them again)."""
+        # Deferred: ansible-core loads after the worker set its environment.
         from ansible.plugins.loader import action_loader, connection_loader
 
         for name in _PRELOAD_ACTIONS:
@@ -245,6 +253,7 @@ class _Worker:
         else:
             # The same hardened options as SshRunner (strict, managed known_hosts only, no
             # shared ControlMaster): one function decides them for every path.
+            # Deferred: host set-up only when a remote host is added.
             from orchestrator.core import HostSpec
             from orchestrator.transport.ssh import ansible_host_vars
 
@@ -258,6 +267,7 @@ class _Worker:
         return alias
 
     def run_job(self, request: dict[str, Any], emit: bool = True) -> None:
+        # Deferred: ansible-core loads after the worker set its environment.
         from ansible.playbook import Playbook
 
         job = request["job"]
@@ -333,6 +343,7 @@ class _Worker:
 
 
 def _build_callback_class() -> type:
+    # Deferred: ansible-core loads after the worker set its environment.
     from ansible.plugins.callback import CallbackBase
 
     class Callback(CallbackBase):  # type: ignore[misc]
@@ -394,13 +405,12 @@ def _become_subreaper() -> None:
     """Adopt orphaned descendants (Linux): a command left running by a timed-out task is
     re-parented here instead of to init, so the executor's kill of this tree reaches it."""
     with contextlib.suppress(Exception):
-        import ctypes
-
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
 def _terminate_descendants() -> None:
     """SIGTERM every live process under this one (Linux /proc; nothing elsewhere)."""
+    # Deferred: executors.ansible starts this worker; importing it at the top would load it twice.
     from orchestrator.executors.ansible import _descendants
 
     for pid in _descendants(os.getpid()):

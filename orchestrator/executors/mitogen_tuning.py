@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 def no_cpu_pinning() -> None:
     """Replace ansible-mitogen's CPU affinity policy by its no-op base policy."""
+    # Deferred: optional package: mitogen is used when installed.
     import ansible_mitogen.affinity
 
     ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
@@ -49,6 +50,7 @@ def no_cpu_pinning() -> None:
 
 def no_minify() -> None:
     """Serve mitogen's and Ansible's sources to new interpreters without minifying them."""
+    # Deferred: optional package: mitogen is used when installed.
     import mitogen.core
     import mitogen.minify
 
@@ -66,6 +68,7 @@ def local_imports(python: str = sys.executable) -> None:
     when the target's interpreter path is exactly ``python``; any other target is served
     as before. Call it before the multiplexer is forked (it inherits the change).
     """
+    # Deferred: optional package: mitogen is used when installed.
     import ansible_mitogen.services
     import mitogen.parent
 
@@ -106,6 +109,7 @@ def preconnect_local(python: str = sys.executable) -> threading.Thread | None:
     connects as it would have anyway.
     """
     try:
+        # Deferred: optional package: mitogen is used when installed.
         import ansible_mitogen.process
         import mitogen.service
     except ImportError:

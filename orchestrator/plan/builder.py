@@ -55,6 +55,7 @@ def build_plan(
         steps = _declarative(model, install=False)
         plan_inputs = {}
     elif workflow in model.workflows:
+        # Deferred: the loader pulls in yaml and the tosca-parser glue (CLI start-up).
         from orchestrator.tosca.loader import type_workflow_inputs
 
         plan_inputs = type_workflow_inputs(model, workflow, inputs or {})

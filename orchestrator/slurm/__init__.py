@@ -150,6 +150,7 @@ def get_scheduler(
         runner = SshRunner(host) if host.connection == "ssh" else LocalRunner()
     cli = SlurmCLI(runner)
     if backend == "pyslurm":
+        # Deferred: optional package: pyslurm only when the site asks for it.
         from orchestrator.slurm.pyslurm_backend import PySlurmScheduler, pyslurm_available
 
         version = cli.cluster_version()
@@ -164,6 +165,7 @@ def get_scheduler(
 
 
 def _rest(props: Mapping[str, Any], secret: SecretFn | None) -> Scheduler:
+    # Deferred: the REST client (httpx) only when the site asks for it.
     from orchestrator.slurm.rest import SlurmRest
 
     url = props.get("slurmrestd_url")

@@ -77,6 +77,7 @@ def _make_entity_type_init() -> Any:
     Called tens of thousands of times for a large template; the original builds two lists
     of every type name per call. Same lookups, same errors.
     """
+    # Deferred: tosca-parser loads on the first validation (CLI start-up).
     from toscaparser.common.exception import ExceptionCollector, InvalidTypeError
     from toscaparser.unsupportedtype import UnsupportedType
 
@@ -107,6 +108,7 @@ def _make_entity_type_init() -> Any:
 
 def _patch_toscaparser() -> None:
     """Replace two quadratic spots of tosca-parser by equivalent linear code (once)."""
+    # Deferred: tosca-parser loads on the first validation (CLI start-up).
     from toscaparser import tpl_relationship_graph
     from toscaparser.elements import statefulentitytype
 
@@ -120,6 +122,7 @@ def _patch_toscaparser() -> None:
 
 def validate_with_toscaparser(source: Source, node_lines: dict[str, int | None]) -> list[Problem]:
     """Run tosca-parser on the cleaned template; one located Problem per error it reports."""
+    # Deferred: tosca-parser loads on the first validation (CLI start-up).
     from toscaparser.common.exception import ExceptionCollector
     from toscaparser.tosca_template import ToscaTemplate
 

@@ -100,6 +100,7 @@ def implementation_problem(impl: Implementation, template_dir: Path | str | None
         return None
     if "://" in primary:
         return f"implementation {primary!r} is neither a playbook path nor native://module:function"
+    # Deferred: the playbooks package only when a bundled playbook is looked up.
     from playbooks import PLAYBOOKS_DIR
 
     path = Path(primary)

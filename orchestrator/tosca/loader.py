@@ -120,6 +120,7 @@ def load(path: str | Path, inputs: dict[str, Any] | None = None) -> ToscaModel:
         ) from exc
     if builder.problems:
         raise ValidationError(_dedupe(builder.problems))
+    # Deferred: tosca-parser loads on the first validation (CLI start-up).
     from orchestrator.tosca.bridge import validate_with_toscaparser
 
     problems = validate_with_toscaparser(source, builder.nodes_raw_lines())

@@ -40,6 +40,7 @@ _MAX_IMPORT_DEPTH = 20
 
 def profile_path() -> Path:
     """The bundled profile file (package data of ``tosca_types``)."""
+    # Deferred: the bundled profiles only when a template imports one.
     import tosca_types
 
     return tosca_types.PROFILE_DIR / "eflows4hpc.yaml"
