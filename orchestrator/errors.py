@@ -132,3 +132,13 @@ class ServiceError(ToscaError):
 
 class StateError(ToscaError):
     """The state store is missing, locked or inconsistent."""
+
+
+class NotFound(StateError):
+    """No such deployment, workflow or execution, or none the caller may see."""
+
+
+class Forbidden(ToscaError):
+    """The caller is known but may not do this (trigger a workflow not exposed to them)."""
+
+    exit_code = 2

@@ -14,6 +14,13 @@
     execution(execution_id) -> dict       logs(execution_id, ...) -> list[LogRecord]
     list_deployments() / list_executions(deployment_id)
 
+End users (the REST API; ``who`` is the ``Principal`` a token stands for):
+
+    create_token / revoke_token / list_tokens / authenticate(token) -> Principal | None
+    exposed_workflows(who)  trigger_as(who, workflow_id, inputs) -> WorkflowRun
+    execution_as / cancel_as / logs_as(who, execution_id, ...)  (another user's: NotFound)
+    executions_as(who, ...filters)  deployments_as(who)  audit_log()
+
 Every method raises ``ToscaError`` subclasses only (``UsageError`` for bad input,
 ``StateError`` for a missing deployment...). Nothing here prints.
 
@@ -36,17 +43,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.policies import EngineConfig
-from orchestrator.errors import StateError, ToscaError, UsageError
+from orchestrator.errors import Forbidden, NotFound, StateError, ToscaError, UsageError
 from orchestrator.executors.base import Executor
 from orchestrator.redaction import is_secret_key
 from orchestrator.state import (
     REDACTED,
+    AuditRecord,
     DeploymentRecord,
     DeploymentStatus,
     ExecutionRecord,
     ExecutionStatus,
     LogRecord,
     Store,
+    TokenRecord,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +67,7 @@ __all__ = [
     "ANSIBLE_ENGINES",
     "ExecutorFactory",
     "Outcome",
+    "Principal",
     "Service",
     "WorkflowRun",
     "ansible_engine",
@@ -830,3 +840,286 @@ class Service:
         levels: tuple[str, ...] = ("DEBUG", "INFO", "WARN", "ERROR"),
     ) -> list[LogRecord]:
         return self.store.logs(execution_id, after_id=after_id, limit=limit, levels=levels)
+
+    # -- end users: tokens, exposed workflows, owned executions (the REST API) -------------
+
+    def create_token(
+        self, user: str, role: str = "user", expires_in: float | None = None
+    ) -> tuple[TokenRecord, str]:
+        """A new API token: its record and its text, which is shown this once only."""
+        record, token = self.store.create_token(user, role, expires_in)
+        self.store.audit(OPERATOR, "token.create", record.id, True, f"user={user} role={role}")
+        return record, token
+
+    def revoke_token(self, token_id: str) -> TokenRecord:
+        try:
+            record = self.store.revoke_token(token_id)
+        except StateError as exc:
+            raise NotFound(str(exc)) from None
+        self.store.audit(OPERATOR, "token.revoke", token_id, True, f"user={record.user}")
+        return record
+
+    def list_tokens(self) -> list[TokenRecord]:
+        return self.store.list_tokens()
+
+    def authenticate(self, token: str) -> Principal | None:
+        """Who ``token`` belongs to, or None (unknown, revoked or expired)."""
+        record = self.store.verify_token(token)
+        return Principal(record.user, record.role) if record else None
+
+    def audit_log(self, limit: int = 1000) -> list[AuditRecord]:
+        return self.store.audit_log(limit)
+
+    def exposed_workflows(self, who: Principal) -> list[dict[str, Any]]:
+        """The workflows ``who`` may trigger, as upstream HPCWaaS lists them (plus their
+        typed input definitions). A deployment exposes the workflows its template names in
+        metadata ``hpcwaas-workflows``; ``hpcwaas-authorized-users`` (template or workflow
+        metadata) restricts who may trigger them, absent meaning any authenticated user."""
+        found = []
+        for dep in self.store.list_deployments():
+            if dep.status != DeploymentStatus.DEPLOYED:
+                continue
+            try:
+                model = self._model_of(dep, None)
+            except ToscaError:
+                continue  # template gone or needs secrets given again: nothing to offer
+            for name in _tag_list(model.metadata.get(EXPOSED_TAG)):
+                wf = model.workflows.get(name)
+                if wf is not None and _may_trigger(who, model, wf.metadata):
+                    found.append(_workflow_entry(model, dep.id, name))
+        return found
+
+    def trigger_as(
+        self,
+        who: Principal,
+        workflow_id: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        urgency: str | None = None,
+    ) -> WorkflowRun:
+        """Start exposed workflow ``workflow_id`` (``app@deployment@workflow``, or
+        ``deployment@workflow``) for ``who``, in-process; the execution is theirs.
+        ``NotFound`` for a workflow that is not exposed, ``Forbidden`` for one they may not
+        trigger (and for an urgency override by a non-admin), ``UsageError`` for bad inputs."""
+        parts = workflow_id.split("@")
+        if len(parts) < 2 or not all(parts):
+            raise NotFound(f"no workflow '{workflow_id}' (ids look like app@deployment@workflow)")
+        dep_id, name = parts[-2], parts[-1]
+        dep = self.store.find_deployment(dep_id)
+        model = None
+        if dep is not None and dep.status == DeploymentStatus.DEPLOYED:
+            model = self._model_of(dep, None)
+        if model is None or name not in _tag_list(model.metadata.get(EXPOSED_TAG)):
+            raise NotFound(f"no workflow '{workflow_id}'")
+        wf = model.workflows.get(name)
+        if wf is None:
+            raise NotFound(f"no workflow '{workflow_id}'")
+        if not _may_trigger(who, model, wf.metadata):
+            self.store.audit(who.user, "trigger", workflow_id, False, "not an authorized user")
+            raise Forbidden(f"user '{who.user}' may not trigger workflow '{workflow_id}'")
+        if urgency is not None and not who.is_admin:
+            self.store.audit(who.user, "trigger", workflow_id, False, "urgency override")
+            raise Forbidden("only an admin may override a workflow's urgency")
+        handle = self.start_workflow(name, inputs, deployment_id=dep_id, urgency=urgency)
+        self.store.set_owner(handle.execution_id, who.user)
+        self.store.audit(who.user, "trigger", workflow_id, True, handle.execution_id)
+        return handle
+
+    def resume_orphans(self) -> list[str]:
+        """Resume, in threads of this process, the API-triggered executions whose process
+        is gone (a restarted ``tosca serve``): their recorded jobs are monitored again, not
+        submitted again. Returns their ids."""
+        owners = self.store.owners()
+        resumed = []
+        for ex in self.store.list_executions():
+            if ex.id not in owners or ex.status in ExecutionStatus.FINAL:
+                continue
+            if self.store.owner_alive(ex):
+                continue
+            thread = threading.Thread(
+                target=self._resume_quietly, args=(ex.id,), name=f"resume:{ex.id[:8]}",
+                daemon=True,
+            )  # fmt: skip
+            thread.start()
+            resumed.append(ex.id)
+        return resumed
+
+    def _resume_quietly(self, execution_id: str) -> None:
+        try:
+            self.resume_execution(execution_id)
+        except ToscaError as exc:  # recorded on the execution where it can be; shown here
+            print(f"error: resuming {execution_id}: {exc}", file=sys.stderr)
+
+    def _owned(self, who: Principal, execution_id: str, action: str) -> ExecutionRecord:
+        """The execution if ``who`` owns it (or is an admin); else ``NotFound``, the same
+        answer as for an execution that does not exist, and the attempt is audited."""
+        try:
+            record = self.store.get_execution(execution_id)
+        except StateError:
+            raise NotFound(f"no execution '{execution_id}'") from None
+        if not who.is_admin and self.store.owner_of(record.id) != who.user:
+            self.store.audit(who.user, action, execution_id, False, "not the owner")
+            raise NotFound(f"no execution '{execution_id}'")
+        return record
+
+    def execution_as(self, who: Principal, execution_id: str) -> dict[str, Any]:
+        """An execution ``who`` may see, in the REST API's shape: upstream's ``id``,
+        ``status`` (upper case) and ``outputs``, then the steps with their jobs."""
+        record = self._owned(who, execution_id, "get")
+        return _api_execution(self.execution(record.id), self.store.owner_of(record.id))
+
+    def cancel_as(self, who: Principal, execution_id: str) -> dict[str, Any]:
+        record = self._owned(who, execution_id, "cancel")
+        self.cancel_execution(record.id)
+        self.store.audit(who.user, "cancel", record.id, True)
+        return _api_execution(self.execution(record.id), self.store.owner_of(record.id))
+
+    def logs_as(
+        self,
+        who: Principal,
+        execution_id: str,
+        *,
+        offset: int = 0,
+        size: int = -1,
+        levels: tuple[str, ...] = ("INFO", "WARN", "ERROR"),
+        timeout: float = 0.0,
+    ) -> tuple[list[LogRecord], int]:
+        """Log lines ``offset``.. of an execution ``who`` may see, and the total at those
+        levels. With ``timeout``, waits up to that long for a first new line (long poll);
+        returns early when the execution has ended."""
+        record = self._owned(who, execution_id, "logs")
+        end = time.monotonic() + max(timeout, 0.0)
+        while True:
+            lines, total = self.store.logs_page(record.id, offset=offset, size=size, levels=levels)
+            if lines or time.monotonic() >= end:
+                return lines, total
+            if self.store.get_execution(record.id).status in ExecutionStatus.FINAL:
+                return lines, total
+            time.sleep(min(0.2, max(end - time.monotonic(), 0.0)))
+
+    def executions_as(
+        self,
+        who: Principal,
+        *,
+        workflow: str | None = None,
+        status: str | None = None,
+        user: str | None = None,
+        since: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """The executions ``who`` may see (their own; an admin all), newest last, filtered
+        by workflow name, status (either spelling), owner and creation time."""
+        owners = self.store.owners()
+        found = []
+        for ex in self.store.list_executions():
+            owner = owners.get(ex.id)
+            if not who.is_admin and owner != who.user:
+                continue
+            if workflow is not None and ex.workflow != workflow:
+                continue
+            if user is not None and owner != user:
+                continue
+            if since is not None and ex.created_at < since:
+                continue
+            shown = _api_status(ex.status, ex.cancel_requested)
+            if status is not None and status.lower() not in (ex.status, shown.lower()):
+                continue
+            found.append(
+                {"id": ex.id, "status": shown, "deployment": ex.deployment_id,
+                 "workflow": ex.workflow, "user": owner, "urgency": ex.urgency,
+                 "created_at": ex.created_at, "ended_at": ex.ended_at}
+            )  # fmt: skip
+        return found
+
+    def deployments_as(self, who: Principal) -> list[dict[str, Any]]:
+        """Deployments and the workflows each exposes to ``who`` (an admin sees every
+        deployment; a user those exposing something to them)."""
+        exposed: dict[str, list[str]] = {}
+        for wf in self.exposed_workflows(who):
+            exposed.setdefault(wf["environment_id"], []).append(wf["id"])
+        return [
+            {"id": d.id, "status": d.status, "template": Path(d.template).name,
+             "workflows": exposed.get(d.id, []), "updated_at": d.updated_at}
+            for d in self.store.list_deployments()
+            if who.is_admin or d.id in exposed
+        ]  # fmt: skip
+
+
+# -- helpers of the end-user section ----------------------------------------------------------
+
+OPERATOR = "operator"  # who the audit log names for actions taken on this machine's CLI
+EXPOSED_TAG = "hpcwaas-workflows"  # upstream's Alien4Cloud application tag, as TOSCA metadata
+USERS_TAG = "hpcwaas-authorized-users"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller of the REST API."""
+
+    user: str
+    role: str = "user"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _tag_list(value: Any) -> list[str]:
+    """A metadata tag's names: a comma-separated string (upstream's form) or a list."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _may_trigger(who: Principal, model: ToscaModel, wf_metadata: Mapping[str, Any]) -> bool:
+    if who.is_admin:
+        return True
+    tag = wf_metadata.get(USERS_TAG, model.metadata.get(USERS_TAG))
+    return tag is None or who.user in _tag_list(tag)
+
+
+def _workflow_entry(model: ToscaModel, deployment_id: str, name: str) -> dict[str, Any]:
+    app = str(model.metadata.get("template_name") or deployment_id).replace("@", "-")
+    wf = model.workflows[name]
+    inputs = {
+        key: {"type": d.type, "required": d.required, "default": d.default,
+              "description": d.description}
+        for key, d in wf.inputs.items()
+    }  # fmt: skip
+    return {
+        "id": f"{app}@{deployment_id}@{name}",
+        "name": name,
+        "application_id": app,
+        "environment_id": deployment_id,
+        "environment_name": deployment_id,
+        "description": wf.description,
+        "inputs": inputs,
+    }
+
+
+def _api_status(status: str, cancel_requested: bool) -> str:
+    """Upstream's execution status words. Every non-final one ends in "ING": the upstream
+    ``waas`` CLI follows an execution while its status does."""
+    if status not in ExecutionStatus.FINAL and cancel_requested:
+        return "CANCELLING"
+    return status.upper()
+
+
+def _api_execution(detail: dict[str, Any], owner: str | None) -> dict[str, Any]:
+    return {
+        "id": detail["id"],
+        "status": _api_status(detail["status"], detail["cancel_requested"]),
+        "outputs": detail["outputs"],
+        "deployment": detail["deployment"],
+        "workflow": detail["workflow"],
+        "user": owner,
+        "urgency": detail["urgency"],
+        "error": detail["error"],
+        "created_at": detail["created_at"],
+        "started_at": detail["started_at"],
+        "ended_at": detail["ended_at"],
+        "steps": [
+            {k: s[k] for k in ("id", "node", "operation", "status", "attempts", "job_id", "error")}
+            for s in detail["steps"]
+        ],
+    }

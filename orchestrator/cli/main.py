@@ -44,6 +44,7 @@ COMMAND_MODULES = [
     "logs",
     "events",
     "serve",
+    "tokens",
     "ssh_keys",
     "sites",
 ]

@@ -5,6 +5,7 @@ from orchestrator.redaction import REDACTED, Redactor, redact_structure
 from orchestrator.state.store import (
     DB_NAME,
     AttemptRecord,
+    AuditRecord,
     DeploymentRecord,
     DeploymentStatus,
     EventRecord,
@@ -15,6 +16,7 @@ from orchestrator.state.store import (
     StepRecord,
     StepStatus,
     Store,
+    TokenRecord,
 )
 
 DEFAULT_WORKSPACE = ".tosca"
@@ -24,6 +26,7 @@ __all__ = [
     "DEFAULT_WORKSPACE",
     "REDACTED",
     "AttemptRecord",
+    "AuditRecord",
     "DeploymentRecord",
     "DeploymentStatus",
     "EventRecord",
@@ -35,5 +38,6 @@ __all__ = [
     "StepRecord",
     "StepStatus",
     "Store",
+    "TokenRecord",
     "redact_structure",
 ]

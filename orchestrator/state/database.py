@@ -120,6 +120,28 @@ CREATE TABLE IF NOT EXISTS logs (
     content TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_execution ON logs(execution_id, id);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY,                        -- public part of the token
+    user TEXT NOT NULL,
+    role TEXT NOT NULL,                         -- user | admin
+    secret_hash TEXT NOT NULL,                  -- sha256 of the secret part, never the secret
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    revoked_at REAL
+);
+CREATE TABLE IF NOT EXISTS execution_owners (
+    execution_id TEXT PRIMARY KEY REFERENCES executions(id) ON DELETE CASCADE,
+    user TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,                       -- trigger | cancel | get | logs | token ...
+    subject TEXT NOT NULL,
+    allowed INTEGER NOT NULL,
+    detail TEXT
+);
 """
 
 

@@ -98,3 +98,22 @@ class LogRecords(Database):
                 (execution_id, after_id, *wanted, limit),
             )
         ]
+
+    def logs_page(
+        self, execution_id: str, *, offset: int = 0, size: int = -1, levels: Iterable[str] = LEVELS
+    ) -> tuple[list[LogRecord], int]:
+        """Log lines ``offset``.. (``size`` of them, -1: all) of an execution at ``levels``,
+        and how many lines at those levels it has in all (the REST API's pagination)."""
+        wanted = tuple(levels)
+        marks = ",".join("?" * len(wanted)) or "''"
+        where = f"execution_id=? AND level IN ({marks})"
+        total = int(
+            self._read(f"SELECT COUNT(*) AS n FROM logs WHERE {where}", (execution_id, *wanted))[0][
+                "n"
+            ]
+        )
+        rows = self._read(
+            f"SELECT * FROM logs WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
+            (execution_id, *wanted, size, max(offset, 0)),
+        )
+        return [from_row(LogRecord, r) for r in rows], total

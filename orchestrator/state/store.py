@@ -18,6 +18,7 @@ Contract:
 from __future__ import annotations
 
 from orchestrator.core.status import DeploymentStatus, ExecutionStatus, StepStatus
+from orchestrator.state.access import AccessRecords, AuditRecord, TokenRecord
 from orchestrator.state.database import DB_NAME, LEVELS
 from orchestrator.state.deployments import DeploymentRecords
 from orchestrator.state.executions import ExecutionRecords
@@ -37,6 +38,8 @@ from orchestrator.state.steps import StepRecords
 __all__ = [
     "DB_NAME",
     "AttemptEnd",
+    "AuditRecord",
+    "TokenRecord",
     "AttemptRecord",
     "DeploymentRecord",
     "EventRecord",
@@ -52,7 +55,7 @@ __all__ = [
 ]
 
 
-class Store(DeploymentRecords, ExecutionRecords, StepRecords, LogRecords):
+class Store(DeploymentRecords, ExecutionRecords, StepRecords, LogRecords, AccessRecords):
     """Access to one workspace's ``state.db``. Safe to share between threads of one process.
 
     One connection and transaction helper (``orchestrator.state.database``); the methods of
