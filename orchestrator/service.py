@@ -1082,7 +1082,8 @@ def _workflow_entry(model: ToscaModel, deployment_id: str, name: str) -> dict[st
     app = str(model.metadata.get("template_name") or deployment_id).replace("@", "-")
     wf = model.workflows[name]
     inputs = {
-        key: {"type": d.type, "required": d.required, "default": d.default,
+        key: {"type": d.type, "required": d.required,
+              "default": REDACTED if is_secret_key(key) and d.default is not None else d.default,
               "description": d.description}
         for key, d in wf.inputs.items()
     }  # fmt: skip

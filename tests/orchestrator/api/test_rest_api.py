@@ -45,6 +45,7 @@ topology_template:
         magnitude: {type: float}
         members: {type: integer, default: 4}
         label: {type: string, required: false}
+        api_token: {type: string, default: do-not-show-me}
       steps:
         submit:
           target: job
@@ -170,6 +171,8 @@ def test_workflows_are_listed_as_upstream_with_only_those_exposed_to_the_caller(
             "environment_name": "d"}  # fmt: skip
         assert wf["inputs"]["magnitude"]["type"] == "float"
         assert wf["inputs"]["members"]["default"] == 4
+        assert wf["inputs"]["api_token"]["default"] == "***"  # a secret's default stays hidden
+        assert "do-not-show-me" not in bob.get("/workflows").text
         ids = {w["id"] for w in alice.get("/workflows").json()["workflows"]}
         assert ids == {WF, "quake@d@private_job"}
 
