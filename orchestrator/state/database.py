@@ -180,7 +180,7 @@ class Database:
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(busy_timeout_ms / 1000)
             # NORMAL is durable against process kills (WAL); FULL adds power-loss safety.
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -189,6 +189,26 @@ class Database:
             raise StateError(f"cannot open state store {self.path}: {exc}") from exc
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def _use_wal(self, timeout_s: float) -> None:
+        """Switch a new database to WAL; the mode is persistent, so this is once per file.
+
+        Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+        without waiting on the busy handler, when several processes open a new workspace
+        at the same moment: so wait for it here, up to the busy timeout.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def _init_schema(self) -> None:
         with self._lock:

@@ -153,3 +153,23 @@ def test_redaction_helpers():
     r.add("ab")  # too short to redact safely
     assert r.text("pw=s3cr3t-value ab") == f"pw={REDACTED} ab"
     assert r.value({"out": ["x s3cr3t-value"]}) == {"out": [f"x {REDACTED}"]}
+
+
+def _open_after(path: str, barrier) -> None:
+    barrier.wait()
+    Store(path)
+
+
+def test_many_processes_open_a_new_workspace_at_the_same_moment(tmp_path):
+    # Switching a new database to WAL takes an exclusive lock that SQLite refuses at once
+    # (no busy wait); every opener must still get the store.
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(10):
+        path = tmp_path / f"w{round_}"
+        barrier = ctx.Barrier(8)
+        procs = [ctx.Process(target=_open_after, args=(str(path), barrier)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 8
