@@ -12,6 +12,7 @@ is answered 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import re
@@ -23,6 +24,7 @@ from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBasic, HTTPBearer
 
 from orchestrator.errors import Forbidden, NotFound, ToscaError, UsageError
@@ -151,7 +153,7 @@ def create_app(service: Service, *, rate_limit: RateLimit | None = None) -> Fast
         return {"workflows": service.exposed_workflows(who)}
 
     @app.post("/workflows/{workflow_id}", status_code=201, tags=["workflows"])
-    def trigger(
+    async def trigger(
         workflow_id: str,
         request: Request,
         body: dict[str, Any] | None = Body(default=None),
@@ -172,10 +174,19 @@ def create_app(service: Service, *, rate_limit: RateLimit | None = None) -> Fast
             raise UsageError("'inputs' must be an object of input name -> value")
         if urgency is not None and not isinstance(urgency, str):
             raise UsageError("'urgency' must be a string")
-        handle = service.trigger_as(who, workflow_id, inputs, urgency=urgency)
+        handle = await run_in_threadpool(
+            service.trigger_as, who, workflow_id, inputs, urgency=urgency
+        )
         content: dict[str, Any] = {"id": handle.execution_id}
         if wait_job:
-            content["job_id"] = handle.wait_job(timeout=wait_job)
+            # Waited for here, not in a worker thread: a burst of triggers that wait for
+            # their job ids must not hold the thread pool the other calls need.
+            end = time.monotonic() + wait_job
+            job = handle.wait_job(timeout=0)
+            while job is None and not handle.done and time.monotonic() < end:
+                await asyncio.sleep(0.005)
+                job = handle.wait_job(timeout=0)
+            content["job_id"] = job
         return JSONResponse(
             content, status_code=201, headers={"Location": f"/executions/{handle.execution_id}"}
         )
