@@ -23,8 +23,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBearer
 
 from orchestrator.errors import Forbidden, NotFound, ToscaError, UsageError
