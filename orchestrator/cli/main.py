@@ -45,6 +45,7 @@ COMMAND_MODULES = [
     "events",
     "serve",
     "tokens",
+    "remote",
     "ssh_keys",
     "sites",
 ]
