@@ -54,6 +54,7 @@ from orchestrator.state import (
     ExecutionRecord,
     ExecutionStatus,
     LogRecord,
+    SshKeyRecord,
     Store,
     TokenRecord,
 )
@@ -866,6 +867,35 @@ class Service:
         """Who ``token`` belongs to, or None (unknown, revoked or expired)."""
         record = self.store.verify_token(token)
         return Principal(record.user, record.role) if record else None
+
+    def create_ssh_key_as(self, who: Principal) -> SshKeyRecord:
+        """A new ed25519 key pair for ``who``: the public key is returned (to install on the
+        user's HPC account); the private key is kept encrypted and never returned."""
+        # Deferred: cryptography only when a key is made (CLI start-up).
+        from cryptography.hazmat.primitives import serialization as ser  # ssh keys only
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        private = Ed25519PrivateKey.generate()
+        public = private.public_key().public_bytes(ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH)
+        pem = private.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.OpenSSH, ser.NoEncryption())
+        record = self.store.add_ssh_key(who.user, f"{public.decode()} tosca-{who.user}", pem)
+        self.store.audit(who.user, "ssh_key.create", record.id, True)
+        return record
+
+    def ssh_keys_as(self, who: Principal) -> list[SshKeyRecord]:
+        """``who``'s SSH keys (public parts only)."""
+        return self.store.ssh_keys_of(who.user)
+
+    def ssh_key_as(self, who: Principal, key_id: str) -> SshKeyRecord:
+        """One of ``who``'s keys; another user's key is NotFound (and audited)."""
+        try:
+            record = self.store.get_ssh_key(key_id)
+        except NotFound:
+            record = None
+        if record is None or record.user != who.user:
+            self.store.audit(who.user, "ssh_key.get", key_id, False)
+            raise NotFound(f"no SSH key '{key_id}'")
+        return record
 
     def audit_log(self, limit: int = 1000) -> list[AuditRecord]:
         return self.store.audit_log(limit)

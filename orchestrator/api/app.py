@@ -243,4 +243,21 @@ def create_app(service: Service, *, rate_limit: RateLimit | None = None) -> Fast
     def list_deployments(who: Principal = Depends(caller)) -> dict[str, Any]:
         return {"deployments": service.deployments_as(who)}
 
+    def _key(record: Any) -> dict[str, Any]:
+        return {"id": record.id, "public_key": record.public_key, "created_at": record.created_at}
+
+    @app.post("/ssh_keys", status_code=201, tags=["ssh_keys"])
+    def create_ssh_key(who: Principal = Depends(caller)) -> dict[str, Any]:
+        """A new key pair for the caller: the public key to install on their HPC account;
+        the private key stays on the server, encrypted, and is never returned."""
+        return _key(service.create_ssh_key_as(who))
+
+    @app.get("/ssh_keys", tags=["ssh_keys"])
+    def list_ssh_keys(who: Principal = Depends(caller)) -> dict[str, Any]:
+        return {"ssh_keys": [_key(k) for k in service.ssh_keys_as(who)]}
+
+    @app.get("/ssh_keys/{key_id}", tags=["ssh_keys"])
+    def get_ssh_key(key_id: str, who: Principal = Depends(caller)) -> dict[str, Any]:
+        return _key(service.ssh_key_as(who, key_id))
+
     return app

@@ -13,6 +13,7 @@ from orchestrator.state.store import (
     ExecutionStatus,
     LogRecord,
     NodeRecord,
+    SshKeyRecord,
     StepRecord,
     StepStatus,
     Store,
@@ -38,6 +39,7 @@ __all__ = [
     "StepRecord",
     "StepStatus",
     "Store",
+    "SshKeyRecord",
     "TokenRecord",
     "redact_structure",
 ]

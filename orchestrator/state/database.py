@@ -120,6 +120,13 @@ CREATE TABLE IF NOT EXISTS logs (
     content TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_execution ON logs(execution_id, id);
+CREATE TABLE IF NOT EXISTS ssh_keys (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    private_sealed BLOB NOT NULL,               -- nonce + AES-GCM of the private key, never clear
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS api_tokens (
     id TEXT PRIMARY KEY,                        -- public part of the token
     user TEXT NOT NULL,

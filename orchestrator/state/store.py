@@ -22,6 +22,7 @@ from orchestrator.state.access import AccessRecords, AuditRecord, TokenRecord
 from orchestrator.state.database import DB_NAME, LEVELS
 from orchestrator.state.deployments import DeploymentRecords
 from orchestrator.state.executions import ExecutionRecords
+from orchestrator.state.keys import SshKeyRecord, SshKeyRecords
 from orchestrator.state.logs import LogRecords
 from orchestrator.state.records import (
     AttemptEnd,
@@ -40,6 +41,7 @@ __all__ = [
     "AttemptEnd",
     "AuditRecord",
     "TokenRecord",
+    "SshKeyRecord",
     "AttemptRecord",
     "DeploymentRecord",
     "EventRecord",
@@ -55,7 +57,9 @@ __all__ = [
 ]
 
 
-class Store(DeploymentRecords, ExecutionRecords, StepRecords, LogRecords, AccessRecords):
+class Store(
+    DeploymentRecords, ExecutionRecords, StepRecords, LogRecords, AccessRecords, SshKeyRecords
+):
     """Access to one workspace's ``state.db``. Safe to share between threads of one process.
 
     One connection and transaction helper (``orchestrator.state.database``); the methods of

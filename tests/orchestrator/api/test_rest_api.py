@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from orchestrator.api.app import levels_of, parse_duration
+from orchestrator.errors import NotFound, StateError
 from tests.support.api_server import WF, Api, running_api
 
 
@@ -221,3 +222,45 @@ def test_durations_and_level_masks() -> None:
     assert levels_of(0) == ("INFO", "WARN", "ERROR") and levels_of(9) == ("DEBUG", "ERROR")
     with pytest.raises(ValueError):
         levels_of(16)
+
+
+def test_ssh_keys_are_made_per_user_encrypted_at_rest_and_others_are_refused(api: Api) -> None:
+    alice, bob = api.client("alice"), api.client("bob")
+    made = alice.post("/ssh_keys")
+    assert made.status_code == 201
+    key = made.json()
+    assert key["public_key"].startswith("ssh-ed25519 ") and "PRIVATE" not in made.text
+    assert [k["id"] for k in alice.get("/ssh_keys").json()["ssh_keys"]] == [key["id"]]
+    assert bob.get("/ssh_keys").json()["ssh_keys"] == []
+    assert bob.get(f"/ssh_keys/{key['id']}").status_code == 404
+    assert alice.get(f"/ssh_keys/{key['id']}").json()["public_key"] == key["public_key"]
+    refused = [a for a in api.service.audit_log() if a.action == "ssh_key.get"]
+    assert [(a.user, a.subject, a.allowed) for a in refused] == [("bob", key["id"], False)]
+
+    # The private key is in the database only sealed, and opens for its owner only.
+    store = api.service.store
+    private = store.ssh_private_key(key["id"], "alice")
+    assert private.startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
+    db = (store.workspace / "state.db").read_bytes()
+    wal = store.workspace / "state.db-wal"
+    raw = db + (wal.read_bytes() if wal.exists() else b"")
+    assert private not in raw and b"OPENSSH PRIVATE KEY" not in raw
+    with pytest.raises(NotFound):
+        store.ssh_private_key(key["id"], "bob")
+    # A public key that ssh-keygen reads, matching the private one.
+    from cryptography.hazmat.primitives import serialization as ser
+
+    loaded = ser.load_ssh_private_key(private, password=None)
+    public = loaded.public_key().public_bytes(ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH)
+    assert key["public_key"].startswith(public.decode())
+
+
+def test_a_wrong_key_encryption_key_is_a_clear_error(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = api.client("alice").post("/ssh_keys").json()
+    other = tmp_path / "other-kek"
+    other.write_bytes(b"k" * 32)
+    monkeypatch.setenv("TOSCA_KEK_FILE", str(other))
+    with pytest.raises(StateError, match="does not decrypt"):
+        api.service.store.ssh_private_key(key["id"], "alice")
