@@ -113,6 +113,8 @@ def register(app: typer.Typer) -> None:
     executions = typer.Typer(help="Your executions.", no_args_is_help=True)
     remote.add_typer(workflows, name="workflows")
     remote.add_typer(executions, name="executions")
+    ssh_keys = typer.Typer(help="Your SSH keys for the HPC site.", no_args_is_help=True)
+    remote.add_typer(ssh_keys, name="ssh-keys")
     app.add_typer(remote, name="remote")
 
     def client_for(url: str | None, token: str | None) -> RemoteClient:
@@ -213,3 +215,34 @@ def register(app: typer.Typer) -> None:
                                params={"from": 0, "size": 10000, "timeout": "0s"})  # fmt: skip
             for line in page.get("logs", []):
                 typer.echo(f"{line['timestamp']} {line['level']:<5} {line['content']}")
+
+    @ssh_keys.command("key-gen")
+    def key_gen_cmd(
+        url: str | None = typer.Option(None, "--url", help=URL_HELP),
+        token: str | None = typer.Option(None, "--token", help=TOKEN_HELP),
+        output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
+    ) -> None:
+        """Make a key pair on the server; prints the public key to add to your HPC account's
+        ~/.ssh/authorized_keys (the private key never leaves the server)."""
+        with handle_errors():
+            key = client_for(url, token).call("POST", "/ssh_keys")
+            if output == OutputFormat.json:
+                emit_json(key)
+                return
+            typer.echo(key["public_key"])
+            typer.echo(f"key {key['id']}: add this line to ~/.ssh/authorized_keys", err=True)
+
+    @ssh_keys.command("list")
+    def keys_list_cmd(
+        url: str | None = typer.Option(None, "--url", help=URL_HELP),
+        token: str | None = typer.Option(None, "--token", help=TOKEN_HELP),
+        output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),
+    ) -> None:
+        """Your SSH keys (public parts)."""
+        with handle_errors():
+            keys = client_for(url, token).call("GET", "/ssh_keys")["ssh_keys"]
+            if output == OutputFormat.json:
+                emit_json(keys)
+                return
+            for key in keys:
+                typer.echo(f"{key['id']}  {key['public_key']}")

@@ -97,3 +97,13 @@ def test_clear_errors_without_token_unreachable_api_or_bad_token(api: Api, tmp_p
     bad = runner.invoke(app, ["remote", "workflows", "list", "--url", api.url,
                               "--token", "tosca_nope_nope"], env=bare)  # fmt: skip
     assert bad.exit_code != 0 and "401" in bad.output
+
+
+def test_ssh_key_gen_prints_the_public_key_only(api: Api) -> None:
+    made = _remote(api, "ssh-keys", "key-gen", "-o", "json")
+    assert made.exit_code == 0, made.output
+    key = json.loads(made.stdout)
+    assert key["public_key"].startswith("ssh-ed25519 ") and "PRIVATE" not in made.output
+    listed = _remote(api, "ssh-keys", "list")
+    assert key["id"] in listed.stdout
+    assert key["id"] not in _remote(api, "ssh-keys", "list", who="bob").stdout
