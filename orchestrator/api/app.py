@@ -27,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBearer
 
+from orchestrator.api.oidc import OidcVerifier
 from orchestrator.errors import Forbidden, NotFound, ToscaError, UsageError
 from orchestrator.service import Principal, Service
 
@@ -107,8 +108,11 @@ def _package_version() -> str:
         return "unknown"
 
 
-def create_app(service: Service, *, rate_limit: RateLimit | None = None) -> FastAPI:
-    """The ASGI application serving ``service``'s workspace."""
+def create_app(
+    service: Service, *, rate_limit: RateLimit | None = None, oidc: OidcVerifier | None = None
+) -> FastAPI:
+    """The ASGI application serving ``service``'s workspace; with ``oidc``, bearer JWTs of
+    that issuer are accepted beside the workspace's own tokens."""
     limiter = rate_limit or RateLimit()
     app = FastAPI(
         title="tosca REST API",
@@ -126,7 +130,11 @@ def create_app(service: Service, *, rate_limit: RateLimit | None = None) -> Fast
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         who = None
         if scheme.lower() == "bearer":
-            who = service.authenticate(credentials.strip())
+            token = credentials.strip()
+            if oidc is not None and token.count(".") == 2:  # a JWT, not a tosca_ token
+                who = oidc.verify(token)
+            else:
+                who = service.authenticate(token)
         elif scheme.lower() == "basic":
             try:
                 user, _, token = base64.b64decode(credentials.strip()).decode().partition(":")

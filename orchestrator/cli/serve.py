@@ -19,6 +19,13 @@ def register(app: typer.Typer) -> None:
         workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         rate: float = typer.Option(20.0, "--rate", help="Triggers per second per token."),
         burst: int = typer.Option(300, "--burst", help="Triggers at once per token."),
+        oidc_issuer: str | None = typer.Option(
+            None, "--oidc-issuer", help="Also accept JWTs of this OIDC issuer (its URL)."
+        ),
+        oidc_audience: str = typer.Option("tosca", "--oidc-audience", help="Their 'aud'."),
+        oidc_admin_group: str | None = typer.Option(
+            None, "--oidc-admin-group", help="Members of this 'groups' entry are admins."
+        ),
     ) -> None:
         """Serve the REST API: GET /workflows, POST /workflows/{id}, GET|DELETE
         /executions/{id}, GET /executions/{id}/logs, /deployments, /health; the OpenAPI
@@ -28,11 +35,15 @@ def register(app: typer.Typer) -> None:
             import uvicorn
 
             from orchestrator.api.app import RateLimit, create_app  # FastAPI: serve only
+            from orchestrator.api.oidc import OidcVerifier  # PyJWT: serve only
 
             service = make_service(workspace)
             resumed = service.resume_orphans()
             for execution_id in resumed:
                 typer.echo(f"resuming execution {execution_id}", err=True)
-            api = create_app(service, rate_limit=RateLimit(rate, burst))
+            oidc = None
+            if oidc_issuer:
+                oidc = OidcVerifier(oidc_issuer, oidc_audience, admin_group=oidc_admin_group)
+            api = create_app(service, rate_limit=RateLimit(rate, burst), oidc=oidc)
             typer.echo(f"serving {service.workspace} on http://{host}:{port}", err=True)
             uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)

@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 
 from orchestrator.api.app import RateLimit, create_app
+from orchestrator.api.oidc import OidcVerifier
 from orchestrator.executors.base import OperationRequest
 from orchestrator.executors.fake import FakeExecutor
 from orchestrator.service import Service
@@ -94,7 +95,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_api(tmp_path: Path) -> Iterator[Api]:
+def running_api(tmp_path: Path, oidc: OidcVerifier | None = None) -> Iterator[Api]:
     release = threading.Event()
     submitted: list[dict[str, object]] = []
 
@@ -119,8 +120,9 @@ def running_api(tmp_path: Path) -> Iterator[Api]:
         "admin": service.create_token("ops", "admin")[1],
     }
     port = _free_port()
+    app = create_app(service, rate_limit=RateLimit(5.0, 8), oidc=oidc)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(service, rate_limit=RateLimit(5.0, 8)), host="127.0.0.1",
+        uvicorn.Config(app, host="127.0.0.1",
                        port=port, log_level="warning")
     )  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
