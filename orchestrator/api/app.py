@@ -26,6 +26,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBearer
+from pydantic import BaseModel
 
 from orchestrator.api.oidc import OidcVerifier
 from orchestrator.errors import Forbidden, NotFound, ToscaError, UsageError
@@ -108,6 +109,22 @@ def _package_version() -> str:
         return "unknown"
 
 
+class ErrorBody(BaseModel):
+    """Every error answer: a message (ours), or FastAPI's list of field errors."""
+
+    detail: str | list[Any]
+
+
+_ERRORS = {
+    401: "no valid token",
+    403: "not allowed for this role",
+    404: "no such thing, or another user's",
+    409: "conflict with the current state",
+    422: "bad input (named)",
+    429: "too many triggers; see Retry-After",
+}
+
+
 def create_app(
     service: Service, *, rate_limit: RateLimit | None = None, oidc: OidcVerifier | None = None
 ) -> FastAPI:
@@ -118,6 +135,9 @@ def create_app(
         title="tosca REST API",
         version=_package_version(),
         description="End-user workflow triggers, compatible with eFlows4HPC's HPCWaaS API.",
+        responses={
+            code: {"model": ErrorBody, "description": what} for code, what in _ERRORS.items()
+        },
     )
     bearer = HTTPBearer(auto_error=False, description="a token from `tosca tokens create`")
     basic = HTTPBasic(auto_error=False, description="user name and token as password")
