@@ -34,70 +34,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from urgent_submit import TEMPLATE as URGENT_TEMPLATE
+from urgent_submit import ms, pct
 
 N_SEQUENTIAL = 40
 N_CONCURRENT = 200
 WARMUP = 3
 TARGET_ADDED_P50_S = 0.010
 
-TEMPLATE = """\
-tosca_definitions_version: tosca_simple_yaml_1_3
-description: REST trigger benchmark, a PyCOMPSsJob on the local Slurm.
-metadata:
-  template_name: bench
-  hpcwaas-workflows: exec_job
-imports:
-  - eflows4hpc
-topology_template:
-  node_templates:
-    site:
-      type: eflows4hpc.nodes.Environment
-      properties:
-        scheduler: slurm
-        login_host: localhost
-        work_dir: {work_dir}
-    job:
-      type: eflows4hpc.nodes.PyCOMPSsJob
-      properties:
-        application:
-          command: {app}
-      requirements:
-        - environment: site
-  policies:
-    - urgent_job:
-        type: eflows4hpc.policies.Urgency
-        targets: [job]
-        properties:
-          level: urgent
-  workflows:
-    exec_job:
-      inputs:
-        label: {{type: string, required: false, default: ""}}
-      steps:
-        submit:
-          target: job
-          activities:
-            - call_operation: Runnable.submit
-          on_success: [run]
-        run:
-          target: job
-          activities:
-            - call_operation: Runnable.run
-"""
+# urgent_submit's template, its workflow exposed to the REST API.
+TEMPLATE = URGENT_TEMPLATE.replace(
+    "imports:\n", "metadata:\n  template_name: bench\n  hpcwaas-workflows: exec_job\nimports:\n", 1
+)
 
 WORKFLOW_ID = "bench@bench@exec_job"
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 SUBMITTED: list[str] = []  # every job id seen, scancelled at the end
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
-def ms(values: list[float]) -> str:
-    return f"p50 {statistics.median(values) * 1000:.1f} ms, p99 {pct(values, 99) * 1000:.1f} ms"
 
 
 def free_port() -> int:

@@ -88,7 +88,8 @@ class Api:
             timeout=30)  # fmt: skip
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port free at the time of the call."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -119,7 +120,7 @@ def running_api(tmp_path: Path, oidc: OidcVerifier | None = None) -> Iterator[Ap
         "bob": service.create_token("bob")[1],
         "admin": service.create_token("ops", "admin")[1],
     }
-    port = _free_port()
+    port = free_port()
     app = create_app(service, rate_limit=RateLimit(5.0, 8), oidc=oidc)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1",

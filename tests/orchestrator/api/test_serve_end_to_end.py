@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.api_server import free_port
 
 TEMPLATE = """\
 tosca_definitions_version: tosca_simple_yaml_1_3
@@ -70,15 +71,9 @@ def _tosca(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
                           capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
     def __init__(self, workspace: Path, log: Path) -> None:
-        self.workspace, self.log, self.port = workspace, log, _free_port()
+        self.workspace, self.log, self.port = workspace, log, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
