@@ -890,12 +890,12 @@ class Service:
         """One of ``who``'s keys; another user's key is NotFound (and audited)."""
         try:
             record = self.store.get_ssh_key(key_id)
+            if record.user == who.user:
+                return record
         except NotFound:
-            record = None
-        if record is None or record.user != who.user:
-            self.store.audit(who.user, "ssh_key.get", key_id, False)
-            raise NotFound(f"no SSH key '{key_id}'")
-        return record
+            pass
+        self.store.audit(who.user, "ssh_key.get", key_id, False)
+        raise NotFound(f"no SSH key '{key_id}'")
 
     def audit_log(self, limit: int = 1000) -> list[AuditRecord]:
         return self.store.audit_log(limit)
