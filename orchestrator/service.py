@@ -133,6 +133,7 @@ class WorkflowRun:
     def __init__(self, execution_id: str) -> None:
         self.execution_id = execution_id
         self.jobs: dict[str, str] = {}  # submit step id -> job id, in submission order
+        self.created = True  # False: an idempotency key found an earlier execution
         self.cancel_event = threading.Event()
         self._job = threading.Event()
         self._done = threading.Event()
@@ -466,7 +467,7 @@ class Service:
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
         self._check_required(model, workflow, plan)
-        execution = self._record_execution(model, plan, dep.id, dict(plan.inputs), urgency)
+        execution, _ = self._record_execution(model, plan, dep.id, dict(plan.inputs), urgency)
         workdir = self._workdir(execution.id)
         # The store keeps secret-named inputs redacted: the detached process gets their clear
         # values on its stdin (never in its argv or environment, which `ps` shows).
@@ -500,6 +501,9 @@ class Service:
         deployment_id: str | None = None,
         urgency: str | None = None,
         on_event: EventCallback | None = None,
+        idempotency_key: str | None = None,
+        key_detail: Mapping[str, Any] | None = None,
+        owner: str | None = None,
     ) -> WorkflowRun:
         """Start a custom workflow in a thread of this process and return at once.
 
@@ -507,13 +511,34 @@ class Service:
         use it): no process is spawned, the deployment's model is reused from the loader's
         cache, so ``WorkflowRun.wait_job`` returns the job id within a few tens of ms of the
         scheduler's answer. Bad input raises here, before anything runs.
+
+        With ``idempotency_key``, a second start with the same key (from any process, after
+        any restart) starts nothing: it returns a finished handle on the first execution
+        (``created`` False, its recorded job ids in ``jobs``). ``owner`` records the user the
+        execution runs for (``resume_orphans`` takes over owned executions whose process is
+        gone), in the same transaction as the execution.
         """
         dep = self._deployable(deployment_id)
         model = self._model_of(dep, None)
         plan = self.plan(model, workflow, inputs)
         self._check_required(model, workflow, plan)
-        execution = self._record_execution(model, plan, dep.id, dict(plan.inputs), urgency)
+        execution, created = self._record_execution(
+            model,
+            plan,
+            dep.id,
+            dict(plan.inputs),
+            urgency,
+            key=idempotency_key,
+            detail=key_detail,
+            owner=owner,
+        )
         handle = WorkflowRun(execution.id)
+        if not created:
+            handle.created = False
+            handle.jobs = {s.step_id: s.job_id for s in self.store.steps(execution.id) if s.job_id}
+            handle._job.set()
+            handle._done.set()
+            return handle
 
         def events(event: EngineEvent) -> None:
             handle._on_event(event)
@@ -607,7 +632,13 @@ class Service:
         dep_id: str,
         inputs: dict[str, Any],
         urgency: str | None = None,
-    ) -> ExecutionRecord:
+        *,
+        key: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+    ) -> tuple[ExecutionRecord, bool]:
+        """Record the execution (with its idempotency key and owner when given): (record,
+        created), created False when the key had already recorded one."""
         # Deferred: the engine loads on first use, not when a face imports the service.
         from orchestrator.engine.model_binding import ModelBinding
 
@@ -628,8 +659,15 @@ class Service:
             if urgency not in LEVELS:
                 raise UsageError(f"unknown urgency '{urgency}' (one of {', '.join(LEVELS)})")
         urgency = urgency or ModelBinding(model).urgency()
-        return self.store.create_execution(
-            dep_id, plan.workflow, steps, inputs=inputs, urgency=urgency
+        return self.store.create_keyed_execution(
+            dep_id,
+            plan.workflow,
+            steps,
+            key=key,
+            detail=dict(detail or {}),
+            owner=owner,
+            inputs=inputs,
+            urgency=urgency,
         )
 
     def _start(
@@ -642,7 +680,7 @@ class Service:
         cancel: threading.Event | None,
         urgency: str | None = None,
     ) -> Outcome:
-        execution = self._record_execution(model, plan, dep_id, inputs, urgency)
+        execution, _ = self._record_execution(model, plan, dep_id, inputs, urgency)
         return self._run(model, plan, dep_id, execution.id, on_event, cancel)
 
     def _workdir(self, execution_id: str) -> Path:

@@ -140,6 +140,50 @@ CREATE TABLE IF NOT EXISTS execution_owners (
     execution_id TEXT PRIMARY KEY REFERENCES executions(id) ON DELETE CASCADE,
     user TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS execution_keys (
+    key TEXT PRIMARY KEY,                       -- idempotency key of the trigger
+    execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+    detail TEXT NOT NULL DEFAULT '{}'           -- JSON: what the trigger was made from
+);
+CREATE TABLE IF NOT EXISTS alert_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,                       -- usgs:URL | emsc:URL | dir:PATH | post | replay
+    delivery TEXT,                              -- source-specific redelivery key
+    received_at REAL NOT NULL,
+    payload TEXT NOT NULL,                      -- as received, so nothing needs the feed again
+    state TEXT NOT NULL DEFAULT 'received',     -- received | associated | done
+    outcome TEXT,                               -- accepted | merged | dropped
+    reason TEXT,
+    report_key TEXT,                            -- format:agency:id:updated of a kept report
+    quake_id TEXT,
+    event TEXT,                                 -- the normalised event, JSON
+    triggered TEXT NOT NULL DEFAULT '[]',       -- JSON: runs this message started or refined
+    done_at REAL
+);
+CREATE INDEX IF NOT EXISTS alert_messages_by_delivery ON alert_messages(delivery);
+CREATE INDEX IF NOT EXISTS alert_messages_by_report ON alert_messages(report_key);
+CREATE INDEX IF NOT EXISTS alert_messages_by_state ON alert_messages(state, id);
+CREATE TABLE IF NOT EXISTS quakes (
+    id TEXT PRIMARY KEY,
+    origin_time REAL NOT NULL,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL,
+    depth_km REAL NOT NULL,
+    magnitude REAL NOT NULL,
+    best_message INTEGER NOT NULL,              -- the report the estimate comes from
+    best_rank REAL NOT NULL,                    -- its update time (newest report wins)
+    reports INTEGER NOT NULL DEFAULT 1,
+    window_s REAL,                              -- association window of the rule that fired
+    window_km REAL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quakes_by_time ON quakes(origin_time);
+CREATE TABLE IF NOT EXISTS alert_cursors (
+    source TEXT PRIMARY KEY,                    -- where a feed resumes: ETag, Last-Event-ID
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,

@@ -41,40 +41,107 @@ class ExecutionRecords(Database):
 
         ``steps`` items carry ``id, activity`` and optionally ``node, interface, operation``.
         """
+        record, _created = self.create_keyed_execution(
+            deployment_id,
+            workflow,
+            steps,
+            inputs=inputs,
+            secret_inputs=secret_inputs,
+            urgency=urgency,
+            execution_id=execution_id,
+        )
+        return record
+
+    def create_keyed_execution(
+        self,
+        deployment_id: str,
+        workflow: str,
+        steps: list[dict[str, Any]],
+        *,
+        key: str | None = None,
+        detail: dict[str, Any] | None = None,
+        owner: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        secret_inputs: Iterable[str] = (),
+        urgency: str | None = None,
+        execution_id: str | None = None,
+    ) -> tuple[ExecutionRecord, bool]:
+        """``create_execution`` under an idempotency ``key``: when an execution was already
+        recorded with that key, nothing is written and (that execution, False) comes back;
+        else (the new execution, True). The key is written in the execution's transaction,
+        so two triggers with one key, in any processes, record one execution. ``owner``
+        (the user it runs for) is recorded in the same transaction."""
         exec_id = execution_id or uuid.uuid4().hex[:12]
-        now = time.time()
+        existing: str | None = None
         with self._write() as cur:
-            cur.execute(
-                "INSERT INTO executions(id, deployment_id, workflow, status, inputs, urgency,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            if key is not None:
+                row = cur.execute(
+                    "SELECT execution_id FROM execution_keys WHERE key=?", (key,)
+                ).fetchone()
+                existing = None if row is None else str(row[0])
+            if existing is None:
+                self._insert_execution(
+                    cur, exec_id, deployment_id, workflow, steps, inputs, secret_inputs, urgency
+                )
+                if key is not None:
+                    cur.execute(
+                        "INSERT INTO execution_keys(key, execution_id, detail) VALUES (?, ?, ?)",
+                        (key, exec_id, _dumps(detail or {})),
+                    )
+                if owner is not None:
+                    cur.execute(
+                        "INSERT INTO execution_owners(execution_id, user) VALUES (?, ?)",
+                        (exec_id, owner),
+                    )
+        if existing is not None:
+            return self.get_execution(existing), False
+        return self.get_execution(exec_id), True
+
+    def _insert_execution(
+        self,
+        cur: sqlite3.Cursor,
+        exec_id: str,
+        deployment_id: str,
+        workflow: str,
+        steps: list[dict[str, Any]],
+        inputs: dict[str, Any] | None,
+        secret_inputs: Iterable[str],
+        urgency: str | None,
+    ) -> None:
+        cur.execute(
+            "INSERT INTO executions(id, deployment_id, workflow, status, inputs, urgency,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                exec_id,
+                deployment_id,
+                workflow,
+                ExecutionStatus.PENDING,
+                _dumps(redact_structure(inputs or {}, secret_inputs)),
+                urgency,
+                time.time(),
+            ),
+        )
+        cur.executemany(
+            "INSERT INTO steps(execution_id, step_id, seq, node, interface, operation,"
+            " activity, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+            [
                 (
                     exec_id,
-                    deployment_id,
-                    workflow,
-                    ExecutionStatus.PENDING,
-                    _dumps(redact_structure(inputs or {}, secret_inputs)),
-                    urgency,
-                    now,
-                ),
-            )
-            cur.executemany(
-                "INSERT INTO steps(execution_id, step_id, seq, node, interface, operation,"
-                " activity, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                [
-                    (
-                        exec_id,
-                        s["id"],
-                        i,
-                        s.get("node"),
-                        s.get("interface"),
-                        s.get("operation"),
-                        s["activity"],
-                    )
-                    for i, s in enumerate(steps)
-                ],
-            )
-            self._event(cur, exec_id, deployment_id, "execution", exec_id, "pending", workflow)
-        return self.get_execution(exec_id)
+                    s["id"],
+                    i,
+                    s.get("node"),
+                    s.get("interface"),
+                    s.get("operation"),
+                    s["activity"],
+                )
+                for i, s in enumerate(steps)
+            ],
+        )
+        self._event(cur, exec_id, deployment_id, "execution", exec_id, "pending", workflow)
+
+    def execution_for_key(self, key: str) -> str | None:
+        rows = self._read("SELECT execution_id FROM execution_keys WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else None
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:
         rows = self._read("SELECT * FROM executions WHERE id=?", (execution_id,))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from orchestrator.core.status import DeploymentStatus, ExecutionStatus, StepStatus
 from orchestrator.state.access import AccessRecords, AuditRecord, TokenRecord
+from orchestrator.state.alerts import AlertMessage, AlertRecords, Association, QuakeRecord
 from orchestrator.state.database import DB_NAME, LEVELS
 from orchestrator.state.deployments import DeploymentRecords
 from orchestrator.state.executions import ExecutionRecords
@@ -38,6 +39,9 @@ from orchestrator.state.steps import StepRecords
 
 __all__ = [
     "DB_NAME",
+    "AlertMessage",
+    "Association",
+    "QuakeRecord",
     "AttemptEnd",
     "AuditRecord",
     "TokenRecord",
@@ -58,7 +62,13 @@ __all__ = [
 
 
 class Store(
-    DeploymentRecords, ExecutionRecords, StepRecords, LogRecords, AccessRecords, SshKeyRecords
+    DeploymentRecords,
+    ExecutionRecords,
+    StepRecords,
+    LogRecords,
+    AccessRecords,
+    SshKeyRecords,
+    AlertRecords,
 ):
     """Access to one workspace's ``state.db``. Safe to share between threads of one process.
 

@@ -4,8 +4,8 @@ Formats (detected from the content, see :func:`parse_alert`):
 
 - USGS GeoJSON: a ``Feature`` (or a ``FeatureCollection`` holding one) with properties
   ``mag, place, time`` (ms since the epoch), ``updated, magType, net, code, ids``, geometry
-  ``[lon, lat, depth_km]``; a detail feed's ``products["moment-tensor"]`` gives the mechanism
-  (``nodal-plane-1-strike`` / ``-dip`` / ``-rake``).
+  ``[lon, lat, depth_km]``, ``tsunami`` (0/1); a detail feed's ``products["moment-tensor"]``
+  gives the mechanism (``nodal-plane-1-strike`` / ``-dip`` / ``-rake``).
 - EMSC real-time message: ``{"action": "create"|"update", "data": Feature}`` with properties
   ``unid, time`` (ISO), ``lastupdate, lat, lon, depth`` (km), ``mag, magtype, flynn_region,
   auth``.
@@ -60,6 +60,8 @@ class Event:
     place: str = ""
     updated: datetime | None = None
     mechanism: Mechanism | None = None
+    # The agency's tsunami flag (USGS ``tsunami`` 0/1); None when the format has none.
+    tsunami: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -99,16 +101,17 @@ def parse_alert(data: str | bytes | dict[str, Any]) -> Event:
         return _ucis4eq(data)
     if "action" in data and "data" in data:
         return _emsc(data)
-    if data.get("type") == "FeatureCollection":
-        features = data.get("features") or []
-        if not features:
+    doc: dict[str, Any] = data
+    if doc.get("type") == "FeatureCollection":
+        features = doc.get("features") or []
+        if not features or not isinstance(features[0], dict):
             raise AlertError("USGS GeoJSON: empty FeatureCollection")
-        data = features[0]
-    if data.get("type") == "Feature":
-        props = data.get("properties") or {}
+        doc = features[0]
+    if doc.get("type") == "Feature":
+        props = doc.get("properties") or {}
         if "unid" in props or "flynn_region" in props:
-            return _emsc({"action": "create", "data": data})
-        return _usgs(data)
+            return _emsc({"action": "create", "data": doc})
+        return _usgs(doc)
     raise AlertError("unknown alert format (expected USGS GeoJSON, EMSC, QuakeML or UCIS4EQ)")
 
 
@@ -121,6 +124,14 @@ def _num(obj: dict[str, Any], key: str, fmt: str) -> float:
     if not math.isfinite(number):
         raise AlertError(f"{fmt}: field {key!r} is not finite")
     return number
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
 
 
 def _check(event: Event) -> Event:
@@ -171,6 +182,7 @@ def _usgs(feature: dict[str, Any]) -> Event:
             place=str(props.get("place") or ""),
             updated=datetime.fromtimestamp(float(updated) / 1000.0, tz=UTC) if updated else None,
             mechanism=mech,
+            tsunami=_flag(props.get("tsunami")),
         )
     )
 
@@ -228,6 +240,7 @@ def _ucis4eq(data: dict[str, Any]) -> Event:
             agency=str(a.get("agency") or ""),
             source_format="ucis4eq",
             mechanism=mech,
+            tsunami=_flag(a.get("tsunami")),
         )
     )
 
