@@ -349,13 +349,19 @@ class AlertProcessor:
     def _event_file(self, quake_id: str, number: int, msg: Any, refresh: bool = False) -> Path:
         """The alert a run reads (``$event.file``): the earthquake's best report as it was
         received, written atomically; ``refresh`` rewrites it with a newer estimate."""
-        ext = ".xml" if msg.payload.lstrip().startswith("<") else ".json"
         folder = self.service.workspace / "events" / quake_id
-        path = folder / f"run-{number}{ext}"
-        if path.exists() and not refresh:
-            return path
+        existing = sorted(folder.glob(f"run-{number}.*")) if folder.is_dir() else []
+        if existing:
+            # The run was given this path: a refinement rewrites it in place (the readers
+            # tell QuakeML from JSON by the content, not the name).
+            path = existing[0]
+            if not refresh:
+                return path
+        else:
+            ext = ".xml" if msg.payload.lstrip().startswith("<") else ".json"
+            path = folder / f"run-{number}{ext}"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(msg.payload, encoding="utf-8")
         os.replace(tmp, path)
         return path

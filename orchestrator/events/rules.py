@@ -369,6 +369,12 @@ def _rule(
                 label,
             )
     region = _region(check, entry, label, base) if "region" in entry else None
+    rule_max_age = check.seconds(entry, "max_age", label) or max_age
+    assoc_s = check.number(assoc, "seconds", label, 0) or seconds
+    assoc_km = check.number(assoc, "km", label, 0) or km
+    rerun_mag = _or(check.number(rerun, "magnitude_change", label, 0), 0.3)
+    rerun_km = _or(check.number(rerun, "km", label, 0), 30.0)
+    agencies = tuple(a.lower() for a in check.strings(entry, "agencies", label))
     if len(check.problems) > count:
         return None
     return Rule(
@@ -382,14 +388,14 @@ def _rule(
         max_depth_km=bounds["depth_km"][1],
         region=region,
         tsunami=tsunami,
-        agencies=tuple(a.lower() for a in check.strings(entry, "agencies", label)),
+        agencies=agencies,
         formats=formats,
-        max_age_s=check.seconds(entry, "max_age", label) or max_age,
-        association_s=check.number(assoc, "seconds", label, 0) or seconds,
-        association_km=check.number(assoc, "km", label, 0) or km,
+        max_age_s=rule_max_age,
+        association_s=assoc_s,
+        association_km=assoc_km,
         on_update=str(on_update),
-        rerun_magnitude_change=_or(check.number(rerun, "magnitude_change", label, 0), 0.3),
-        rerun_km=_or(check.number(rerun, "km", label, 0), 30.0),
+        rerun_magnitude_change=rerun_mag,
+        rerun_km=rerun_km,
         max_reruns=int(max_reruns),
         rerun_urgency=str(entry.get("rerun_urgency", "high")),
         inputs=dict(inputs),
