@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from orchestrator.api.oidc import OidcVerifier
 from orchestrator.errors import Forbidden, NotFound, ToscaError, UsageError
+from orchestrator.events.processor import MAX_PAYLOAD, AlertProcessor
 from orchestrator.service import Principal, Service
 
 __all__ = ["RateLimit", "create_app", "parse_duration", "levels_of"]
@@ -126,11 +127,17 @@ _ERRORS = {
 
 
 def create_app(
-    service: Service, *, rate_limit: RateLimit | None = None, oidc: OidcVerifier | None = None
+    service: Service,
+    *,
+    rate_limit: RateLimit | None = None,
+    oidc: OidcVerifier | None = None,
+    events: AlertProcessor | None = None,
 ) -> FastAPI:
     """The ASGI application serving ``service``'s workspace; with ``oidc``, bearer JWTs of
-    that issuer are accepted beside the workspace's own tokens."""
+    that issuer are accepted beside the workspace's own tokens. ``events`` processes the
+    alerts POSTed to /events (default: the deployed templates' EventTrigger policies)."""
     limiter = rate_limit or RateLimit()
+    alerts = events or AlertProcessor(service)
     app = FastAPI(
         title="tosca REST API",
         version=_package_version(),
@@ -169,6 +176,8 @@ def create_app(
                 "a valid token is needed (Authorization: Bearer <token>)",
                 headers={"WWW-Authenticate": 'Bearer, Basic realm="tosca"'},
             )
+        if who.role == "alerts" and not request.url.path.startswith("/events"):
+            raise HTTPException(403, "an alerts token may only POST /events")
         request.state.token_key = credentials.strip()[-16:]
         return who
 
@@ -287,5 +296,45 @@ def create_app(
     @app.get("/ssh_keys/{key_id}", tags=["ssh_keys"])
     def get_ssh_key(key_id: str, who: Principal = Depends(caller)) -> dict[str, Any]:
         return _key(service.ssh_key_as(who, key_id))
+
+    @app.post("/events", status_code=202, tags=["events"])
+    async def post_event(request: Request, who: Principal = Depends(caller)) -> Response:
+        """An earthquake alert (USGS GeoJSON, EMSC message, QuakeML or UCIS4EQ JSON, as
+        the body). It is stored before this answers; the answer says what became of it:
+        accepted (a new earthquake, runs started), merged (into a known one) or dropped
+        (with the reason). Admin or alerts tokens only."""
+        if who.role not in ("admin", "alerts"):
+            raise Forbidden("only an admin or alerts token may post events")
+        body = await request.body()
+        if len(body) > MAX_PAYLOAD:
+            return JSONResponse({"detail": f"an alert is at most {MAX_PAYLOAD} bytes"}, 413)
+        outcome = await run_in_threadpool(alerts.submit, f"post:{who.user}", body)
+        assert outcome is not None  # no delivery key: every POST is a new message
+        return JSONResponse(
+            {
+                "message": outcome.message_id,
+                "outcome": outcome.outcome,
+                "reason": outcome.reason,
+                "earthquake": outcome.quake_id,
+                "executions": [r for r in outcome.runs if "execution" in r],
+            },
+            status_code=202,
+        )
+
+    @app.get("/events", tags=["events"])
+    def list_events(
+        limit: int = Query(50, ge=1, le=1000), who: Principal = Depends(caller)
+    ) -> dict[str, Any]:
+        """The last alerts received and what became of them (admins only)."""
+        if not who.is_admin:
+            raise Forbidden("only an admin may list events")
+        return {
+            "events": [
+                {"message": m.id, "source": m.source, "received_at": m.received_at,
+                 "outcome": m.outcome or m.state, "reason": m.reason, "earthquake": m.quake_id,
+                 "event": m.event, "runs": m.triggered}
+                for m in service.store.alert_messages(limit=limit)
+            ]
+        }  # fmt: skip
 
     return app

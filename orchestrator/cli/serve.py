@@ -26,10 +26,13 @@ def register(app: typer.Typer) -> None:
         oidc_admin_group: str | None = typer.Option(
             None, "--oidc-admin-group", help="Members of this 'groups' entry are admins."
         ),
+        event_rules: str | None = typer.Option(
+            None, "--event-rules", help="Rules for alerts POSTed to /events (YAML)."
+        ),
     ) -> None:
         """Serve the REST API: GET /workflows, POST /workflows/{id}, GET|DELETE
-        /executions/{id}, GET /executions/{id}/logs, /deployments, /health; the OpenAPI
-        document at /openapi.json."""
+        /executions/{id}, GET /executions/{id}/logs, /deployments, POST|GET /events,
+        /health; the OpenAPI document at /openapi.json."""
         with handle_errors():
             # Deferred: FastAPI and uvicorn only for `tosca serve` (CLI start-up).
             import uvicorn
@@ -44,6 +47,10 @@ def register(app: typer.Typer) -> None:
             oidc = None
             if oidc_issuer:
                 oidc = OidcVerifier(oidc_issuer, oidc_audience, admin_group=oidc_admin_group)
-            api = create_app(service, rate_limit=RateLimit(rate, burst), oidc=oidc)
+            from orchestrator.events.processor import AlertProcessor  # serve only
+            from orchestrator.events.rules import load_rules  # serve only
+
+            events = AlertProcessor(service, load_rules(event_rules) if event_rules else None)
+            api = create_app(service, rate_limit=RateLimit(rate, burst), oidc=oidc, events=events)
             typer.echo(f"serving {service.workspace} on http://{host}:{port}", err=True)
             uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)

@@ -33,7 +33,11 @@ def register(app: typer.Typer) -> None:
     @tokens.command("create")
     def create_cmd(
         user: str = typer.Option(..., "--user", "-u", help="Who the token authenticates."),
-        role: str = typer.Option("user", "--role", help="user, or admin (sees everything)."),
+        role: str = typer.Option(
+            "user",
+            "--role",
+            help="user, admin (sees everything) or alerts (may only POST /events).",
+        ),
         expires: str | None = typer.Option(None, "--expires", help="Lifetime: 30d, 12h..."),
         workspace: str | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
         output: OutputFormat = typer.Option(OutputFormat.text, "-o", "--output"),

@@ -14,7 +14,7 @@ from orchestrator.state.records import from_row
 
 __all__ = ["AccessRecords", "AuditRecord", "TokenRecord", "ROLES"]
 
-ROLES = ("user", "admin")
+ROLES = ("user", "admin", "alerts")  # alerts: may only push earthquake alerts (POST /events)
 _PREFIX = "tosca_"
 
 

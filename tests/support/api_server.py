@@ -16,6 +16,8 @@ import uvicorn
 
 from orchestrator.api.app import RateLimit, create_app
 from orchestrator.api.oidc import OidcVerifier
+from orchestrator.events.processor import AlertProcessor
+from orchestrator.events.rules import RuleSet
 from orchestrator.executors.base import OperationRequest
 from orchestrator.executors.fake import FakeExecutor
 from orchestrator.service import Service
@@ -96,7 +98,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_api(tmp_path: Path, oidc: OidcVerifier | None = None) -> Iterator[Api]:
+def running_api(
+    tmp_path: Path, oidc: OidcVerifier | None = None, rules: RuleSet | None = None
+) -> Iterator[Api]:
     release = threading.Event()
     submitted: list[dict[str, object]] = []
 
@@ -119,9 +123,11 @@ def running_api(tmp_path: Path, oidc: OidcVerifier | None = None) -> Iterator[Ap
         "alice": service.create_token("alice")[1],
         "bob": service.create_token("bob")[1],
         "admin": service.create_token("ops", "admin")[1],
+        "agency": service.create_token("ingv-push", "alerts")[1],
     }
     port = free_port()
-    app = create_app(service, rate_limit=RateLimit(5.0, 8), oidc=oidc)
+    events = AlertProcessor(service, rules) if rules is not None else None
+    app = create_app(service, rate_limit=RateLimit(5.0, 8), oidc=oidc, events=events)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1",
                        port=port, log_level="warning")

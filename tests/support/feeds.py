@@ -207,7 +207,7 @@ def mixed_stream(
             )
         )
     payloads: list[str] = []
-    for q, base in enumerate(quakes):
+    for base in quakes:
         payloads.append(_render(base, "usgs"))  # the first report of each earthquake
     agencies = [("EMSC", "emsc"), ("INGV", "quakeml"), ("IGN", "ucis4eq"), ("us", "usgs")]
     while len(payloads) < n_alerts:

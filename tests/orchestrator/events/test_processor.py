@@ -181,13 +181,17 @@ def test_ignore_only_records_the_update(deployed) -> None:
 
 def test_a_rules_association_window_splits_what_the_default_would_merge(deployed) -> None:
     service, _ = deployed
-    narrow = parse_rules(RULES.format(on_update="refine").replace(
-        "    max_reruns: 1\n", "    max_reruns: 1\n    association: {seconds: 30, km: 20}\n"))
+    narrow = parse_rules(
+        RULES.format(on_update="refine").replace(
+            "    max_reruns: 1\n", "    max_reruns: 1\n    association: {seconds: 30, km: 20}\n"
+        )
+    )
     proc = AlertProcessor(service, narrow)
     a = proc.submit("test", json.dumps(usgs_feature(QUAKE)))
     # 50 km away, 60 s later: the default window (120 s, 100 km) would merge it.
-    b = proc.submit("test", json.dumps(usgs_feature(
-        Report("other", QUAKE.origin + 60, 38.65, 15.6, 10, 6.8))))
+    b = proc.submit(
+        "test", json.dumps(usgs_feature(Report("other", QUAKE.origin + 60, 38.65, 15.6, 10, 6.8)))
+    )
     assert a.outcome == "accepted" and b.outcome == "accepted" and a.quake_id != b.quake_id
     assert len(runs_of(service)) == 2
 

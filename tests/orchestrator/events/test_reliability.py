@@ -218,9 +218,7 @@ def test_listener_killed_at_twelve_points_loses_and_doubles_nothing(site: Path) 
         # A last listener, left alone, catches up; Ctrl-C stops it cleanly.
         listener = _listen(workspace, site / "rules.yaml", feeds.sse_url)
         seen: list[str] = []
-        reader = threading.Thread(
-            target=lambda: seen.extend(listener.stdout or []), daemon=True
-        )
+        reader = threading.Thread(target=lambda: seen.extend(listener.stdout or []), daemon=True)
         reader.start()
         check = Service(workspace)
         try:

@@ -60,8 +60,12 @@ def test_usgs_feed_new_features_once_304_and_every_failure_logged(tmp_path: Path
         feeds.publish_usgs(usgs_feature(Report("us2", NOW - 30, 10.0, 120.0, 10, 6.0)))
         assert feed.poll_once(client, sink.deliver) is None
         assert len(sink.payloads()) == 3
-        for mode, expect in (("503", "HTTP 503"), ("truncate", "truncated or malformed"),
-                             ("drop", "RemoteProtocolError"), ("slow", "ReadTimeout")):
+        for mode, expect in (
+            ("503", "HTTP 503"),
+            ("truncate", "truncated or malformed"),
+            ("drop", "RemoteProtocolError"),
+            ("slow", "ReadTimeout"),
+        ):
             feeds.fault(mode, count=1, delay=2.0)
             feeds.publish_usgs(usgs_feature(Report(f"x-{mode}", NOW, 1, 1, 1, 6.1)))
             error = feed.poll_once(client, sink.deliver)
