@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.core.paths import ALERTS_DIR
 from orchestrator.core.status import DeploymentStatus
 from orchestrator.errors import ToscaError
 from orchestrator.events.rules import Rule, RuleSet, rules_from_policy
@@ -349,7 +350,7 @@ class AlertProcessor:
     def _event_file(self, quake_id: str, number: int, msg: Any, refresh: bool = False) -> Path:
         """The alert a run reads (``$event.file``): the earthquake's best report as it was
         received, written atomically; ``refresh`` rewrites it with a newer estimate."""
-        folder = self.service.workspace / "events" / quake_id
+        folder = self.service.workspace / ALERTS_DIR / quake_id
         existing = sorted(folder.glob(f"run-{number}.*")) if folder.is_dir() else []
         if existing:
             # The run was given this path: a refinement rewrites it in place (the readers

@@ -166,6 +166,22 @@ def test_stage_in_refuses_credentials_and_the_home_shortcut(
     assert (landed / "bathy.nc").read_bytes() == b"b"
 
 
+def test_stage_in_reads_received_alerts_but_nothing_else_of_the_workspace(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    alerts = ws / "events" / "eq-1"
+    alerts.mkdir(parents=True)
+    (alerts / "run-0.json").write_text('{"type": "Feature"}')
+    (ws / "state.db").write_bytes(b"SQLite format 3")
+    (alerts / "sneaky.json").symlink_to(ws / "state.db")
+    landed = ws / "sites" / "site" / "input"
+    dls.submit(_dls_ctx(tmp_path, {"oid": str(alerts / "run-0.json")}), {})
+    assert (landed / "run-0.json").read_text() == '{"type": "Feature"}'
+    for oid in (str(alerts / "sneaky.json"), str(ws / "events" / ".." / "state.db"),
+                str(ws / "events")):  # fmt: skip
+        with pytest.raises(UsageError, match="the toolkit's workspace"):
+            dls.submit(_dls_ctx(tmp_path, {"oid": oid}), {})
+
+
 def test_data_roots_are_the_only_sources_a_site_allows(tmp_path: Path) -> None:
     allowed, other = tmp_path / "datasets", tmp_path / "elsewhere"
     for d in (allowed, other):

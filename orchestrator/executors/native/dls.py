@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core.paths import ALERTS_DIR
 from orchestrator.errors import (
     JobError,
     UsageError,
@@ -280,6 +281,9 @@ def _local_source_allowed(ctx: NativeContext, source: str) -> None:
     in_workspace = workspace is not None and (
         resolved == Path(workspace).resolve() or Path(workspace).resolve() in resolved.parents
     )
+    if in_workspace and workspace is not None:
+        alerts = Path(workspace).resolve() / ALERTS_DIR
+        in_workspace = alerts not in resolved.parents  # received alerts are public data
     if hidden or in_workspace:
         why = f"hidden directory {hidden[0]!r}" if hidden else "the toolkit's workspace"
         raise UsageError(
