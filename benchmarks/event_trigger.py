@@ -131,8 +131,9 @@ def polling_latency(service: Any, rules: Any, submitted: list[str]) -> dict[str,
     for interval in POLL_INTERVALS:
         jobs = Jobs()
         with running_feeds() as feeds:
+            store = service.store
             feed = UsgsFeed(feeds.usgs_url, poll=interval, log=lambda line: None,
-                            cursor=service.store.cursor, save_cursor=service.store.save_cursor)  # fmt: skip
+                            cursor=store.cursor, save_cursor=store.save_cursor)  # fmt: skip
             listener = Listener(AlertProcessor(service, rules, policies=False), [feed],
                                 out=lambda line: None, on_job=jobs)  # fmt: skip
             stop = threading.Event()
@@ -152,8 +153,9 @@ def polling_latency(service: Any, rules: Any, submitted: list[str]) -> dict[str,
             stop.set()
             thread.join(interval + 5)
         results[f"{interval:g}s"] = values
-        print(f"poll every {interval:g} s: publish -> job id median "
-              f"{statistics.median(values):.2f} s (max {max(values):.2f} s)", flush=True)  # fmt: skip
+        median = statistics.median(values)
+        print(f"poll every {interval:g} s: publish -> job id median {median:.2f} s "
+              f"(max {max(values):.2f} s)", flush=True)  # fmt: skip
     return results
 
 
