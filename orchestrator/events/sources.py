@@ -109,6 +109,7 @@ class UsgsFeed:
         self.url = url
         self.name = f"usgs:{url}"
         self._save_cursor = save_cursor
+        self._seen: set[str] = set()  # deliveries stored (the store has them for a restart)
         self.poll = poll
         self.timeout = timeout
         self.log = log
@@ -158,7 +159,11 @@ class UsgsFeed:
             if not isinstance(feature, dict):
                 deliver(self.name, json.dumps(feature))  # stored, then rejected with a reason
                 continue
-            deliver(self.name, json.dumps(feature), delivery=_feature_delivery(self.name, feature))
+            delivery = _feature_delivery(self.name, feature)
+            if delivery in self._seen:
+                continue  # unchanged since an earlier poll of this process: no write at all
+            deliver(self.name, json.dumps(feature), delivery=delivery)
+            self._seen.add(delivery)
         new_state = {
             "etag": response.headers.get("ETag"),
             "last_modified": response.headers.get("Last-Modified")

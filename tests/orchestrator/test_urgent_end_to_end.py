@@ -273,7 +273,7 @@ def test_resume_after_submit_before_the_job_id_was_recorded_submits_once(
 
     model = deployed.load(deployed.store.get_deployment("e2e").template)
     plan = deployed.plan(model, workflow)
-    execution = deployed._record_execution(model, plan, "e2e", {})
+    execution, _created = deployed._record_execution(model, plan, "e2e", {})
     # The interrupted attempt: recorded as running, its job submitted, then the process died
     # before the job id reached the state store.
     number = deployed.store.start_attempt(execution.id, step)
