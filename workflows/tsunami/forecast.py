@@ -32,8 +32,9 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["main", "run_forecast"]
+__all__ = ["main", "prepare_inputs", "run_ensemble", "run_forecast"]
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +109,8 @@ def _warm_up() -> None:
 
 def run_forecast(args: argparse.Namespace) -> dict:
     """The application body (also callable without the launcher); returns the summary."""
-    import numpy as np
-
-    from workflows.runtime.compat import compss_wait_on
-
     from ..earthquake.alerts import load_alert
-    from .ensemble import ForecastAccumulator, build_scenarios
-    from .grids import idealised_basin, read_bathymetry, read_pois, write_bathymetry
-    from .products import THRESHOLDS_M, coastal_points, write_products
-    from .tasks import accumulate, collect_hysea, simulate_scenario_cpu, simulate_scenario_gpu
+    from .ensemble import build_scenarios
 
     started = time.perf_counter()
     if args.scenarios < 1 or args.duration <= 0:
@@ -125,11 +119,28 @@ def run_forecast(args: argparse.Namespace) -> dict:
     _say(f"alert {event.event_id} ({event.source_format}): M{event.magnitude:.1f} at "
          f"{event.lat:.3f}N {event.lon:.3f}E, {event.depth_km:.0f} km, {event.place}")  # fmt: skip
     out = Path(args.output).resolve()
+    bathy, bathy_path, pois = prepare_inputs(event, out, args.bathymetry, args.pois)
+    scenarios = build_scenarios(event, args.scenarios, seed=args.seed)
+    return run_ensemble(event, scenarios, bathy, bathy_path, pois, out, args.duration,
+                        gpu=args.gpu, hysea=args.hysea, started=started)  # fmt: skip
+
+
+def prepare_inputs(
+    event: Any, out: Path, bathymetry: str | None = None, pois_file: str | None = None
+) -> tuple[Any, str, tuple[Any, Any, list[str]]]:
+    """(bathymetry, its NetCDF path under ``out/inputs``, forecast points): the grid read from
+    ``bathymetry`` or, without it, the idealised basin around the epicentre; the points from
+    ``pois_file`` or along the coastline."""
+    import numpy as np
+
+    from .grids import idealised_basin, read_bathymetry, read_pois, write_bathymetry
+    from .products import coastal_points
+
     inputs = out / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
-    if args.bathymetry:
-        bathy = read_bathymetry(args.bathymetry)
-        _say(f"bathymetry {args.bathymetry}: {bathy.shape[1]} x {bathy.shape[0]} cells")
+    if bathymetry:
+        bathy = read_bathymetry(bathymetry)
+        _say(f"bathymetry {bathymetry}: {bathy.shape[1]} x {bathy.shape[0]} cells")
     else:
         bathy = idealised_basin(
             lon_min=event.lon - 1.5, lon_max=event.lon + 1.5, lat_min=event.lat - 1.25,
@@ -138,35 +149,59 @@ def run_forecast(args: argparse.Namespace) -> dict:
         )  # fmt: skip
         _say(f"idealised basin around the epicentre: {bathy.shape[1]} x {bathy.shape[0]} cells")
     bathy_path = str(write_bathymetry(bathy, inputs / "bathymetry.nc"))
-    if args.pois:
-        plon, plat = read_pois(args.pois)
+    if pois_file:
+        plon, plat = read_pois(pois_file)
         segs = [f"S{k // 5 + 1:02d}" for k in range(len(plon))]
     else:
         plon, plat, segs = coastal_points(bathy)
     if len(plon) == 0:
         raise ValueError("no forecast points: the grid has no coastline (pass --pois)")
-    pois = (np.asarray(plon), np.asarray(plat), segs)
-    scenarios = build_scenarios(event, args.scenarios, seed=args.seed)
-    _say(f"{len(scenarios)} scenarios, {len(plon)} forecast points in "
-         f"{len(set(segs))} coastal segments, {args.duration:.0f} s each")  # fmt: skip
+    return bathy, bathy_path, (np.asarray(plon), np.asarray(plat), list(segs))
 
-    if args.hysea:
-        _say(f"running scenarios with Tsunami-HySEA: {args.hysea}")
+
+def run_ensemble(
+    event: Any,
+    scenarios: list[Any],
+    bathy: Any,
+    bathy_path: str,
+    pois: tuple[Any, Any, list[str]],
+    out: Path,
+    duration: float,
+    *,
+    gpu: str = "auto",
+    hysea: str | None = None,
+    started: float | None = None,
+) -> dict:
+    """One task per scenario (GPU-constrained where GPUs are declared and ``gpu`` allows,
+    Tsunami-HySEA with ``hysea``), each folded into the forecast as it arrives (preliminary
+    products rewritten), then the final products; returns the summary."""
+    from workflows.runtime.compat import compss_wait_on
+
+    from .ensemble import ForecastAccumulator
+    from .products import THRESHOLDS_M, write_products
+    from .tasks import accumulate, collect_hysea, simulate_scenario_cpu, simulate_scenario_gpu
+
+    started = time.perf_counter() if started is None else started
+    plon = pois[0]
+    _say(f"{len(scenarios)} scenarios, {len(plon)} forecast points in "
+         f"{len(set(pois[2]))} coastal segments, {duration:.0f} s each")  # fmt: skip
+    if hysea:
+        _say(f"running scenarios with Tsunami-HySEA: {hysea}")
         from .hysea import hysea_task, prepare_scenario
 
-        run_binary = hysea_task(args.hysea, os.environ.get("TSUNAMI_HYSEA_MPIRUN", ""))
+        run_binary = hysea_task(hysea, os.environ.get("TSUNAMI_HYSEA_MPIRUN", ""))
         futures = []
         for s in scenarios:
-            run = prepare_scenario(s, bathy_path, pois, args.duration,
+            run = prepare_scenario(s, bathy_path, pois, duration,
                                    out / "hysea" / f"s{s.index:03d}")  # fmt: skip
             futures.append(collect_hysea(run, pois, run_binary(run.parameter_file)))
     else:
-        gpu = _use_gpu(args.gpu)
-        if not gpu:
+        use_gpu = _use_gpu(gpu)
+        if not use_gpu:
             _warm_up()
-        kind = simulate_scenario_gpu if gpu else simulate_scenario_cpu
-        _say(f"submitting {len(scenarios)} {'GPU' if gpu else 'CPU'} scenario tasks")
-        futures = [kind(s, bathy_path, pois, args.duration) for s in scenarios]
+        kind = simulate_scenario_gpu if use_gpu else simulate_scenario_cpu
+        _say(f"submitting {len(scenarios)} {'GPU' if use_gpu else 'CPU'} scenario tasks")
+        futures = [kind(s, bathy_path, pois, duration) for s in scenarios]
     acc = ForecastAccumulator(len(scenarios), len(plon), THRESHOLDS_M)
     for fut in futures:
         accumulate(acc, fut, str(out), bathy_path, event, pois)
@@ -176,7 +211,7 @@ def run_forecast(args: argparse.Namespace) -> dict:
     elapsed = time.perf_counter() - started
     summary = write_products(
         acc, out, bathy, event, pois, final=True,
-        extra={"elapsed_s": round(elapsed, 2), "duration_s": args.duration,
+        extra={"elapsed_s": round(elapsed, 2), "duration_s": duration,
                "scenarios": [s.as_dict() for s in scenarios], "bathymetry": bathy_path},
     )  # fmt: skip
     return summary
