@@ -64,7 +64,7 @@ def load_domains(path: str | Path = DEFAULT_DOMAINS) -> list[dict[str, Any]]:
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
     domains = doc.get("domains") if isinstance(doc, dict) else None
     if not isinstance(domains, list) or not domains:
-        raise ValueError(f"{path}: a domain catalogue is {{\"domains\": [...]}}")
+        raise ValueError(f'{path}: a domain catalogue is {{"domains": [...]}}')
     for d in domains:
         for key in ("name", "min_lon", "max_lon", "min_lat", "max_lat"):
             if key not in d:
