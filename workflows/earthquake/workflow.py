@@ -53,7 +53,8 @@ class ServiceFailed(RuntimeError):
 
 
 @http(service_name=SERVICE, request="POST", resource="events", payload="{{alert}}",
-      payload_type="text/plain", produces='{"event_id": "{{return_0}}", "created": "{{return_1}}"}')  # fmt: skip
+      payload_type="text/plain",
+      produces='{"event_id": "{{return_0}}", "created": "{{return_1}}"}')  # fmt: skip
 @task(returns=2, on_failure="CANCEL_SUCCESSORS", time_out=DEFAULT_CALL_TIMEOUT_S)
 def register_event(alert: str) -> Any:
     """POST /events: the registered event's id."""
@@ -73,8 +74,9 @@ def define_source(event_id: str, scenarios: int, seed: int) -> Any:
 
 
 @http(service_name=SERVICE, request="POST", resource="events/{{event_id}}/resources",
-      payload='{"urgency": "{{urgency}}", "scenarios": {{scenarios}}, "gpus": {{gpus}}, '
-              '"cpus": {{cpus}}, "deadline_s": {{deadline}}, "duration_s": {{duration}}}')  # fmt: skip
+      payload='{"urgency": "{{urgency}}", "scenarios": {{scenarios}}, '
+              '"gpus": {{gpus}}, "cpus": {{cpus}}, "deadline_s": {{deadline}}, '
+              '"duration_s": {{duration}}}')  # fmt: skip
 @task(returns=1, on_failure="CANCEL_SUCCESSORS", time_out=DEFAULT_CALL_TIMEOUT_S)
 def plan_resources(event_id: str, urgency: str, scenarios: int, gpus: int, cpus: int,
                    deadline: float, duration: float) -> Any:  # fmt: skip
@@ -217,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, RuntimeError) as exc:
         sys.stderr.write(f"[earthquake] error: {exc}\n")
         return 2
-    _say(f"forecast final: {summary['scenarios_done']}/{summary['scenarios_total']} scenarios, "
-         f"highest level {summary['highest_level'].upper()}, {summary['elapsed_s']:.1f} s")  # fmt: skip
+    done, total = summary["scenarios_done"], summary["scenarios_total"]
+    _say(f"forecast final: {done}/{total} scenarios, highest level "
+         f"{summary['highest_level'].upper()}, {summary['elapsed_s']:.1f} s")  # fmt: skip
     return 0
 
 

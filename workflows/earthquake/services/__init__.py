@@ -1,1 +1,4 @@
-"""UCIS4EQ-style urgent seismic microservices (see ``app``); run with ``python -m workflows.earthquake.services``."""
+"""UCIS4EQ-style urgent seismic microservices (see ``app``).
+
+Run them with ``python -m workflows.earthquake.services --state DIR``.
+"""

@@ -74,8 +74,10 @@ def load_domains(path: str | Path = DEFAULT_DOMAINS) -> list[dict[str, Any]]:
 
 def _covering(domains: list[dict[str, Any]], lon: float, lat: float) -> dict[str, Any] | None:
     lon = (lon + 180.0) % 360.0 - 180.0
-    inside = [d for d in domains
-              if d["min_lon"] <= lon <= d["max_lon"] and d["min_lat"] <= lat <= d["max_lat"]]  # fmt: skip
+    inside = [
+        d for d in domains
+        if d["min_lon"] <= lon <= d["max_lon"] and d["min_lat"] <= lat <= d["max_lat"]
+    ]  # fmt: skip
     area = lambda d: (d["max_lon"] - d["min_lon"]) * (d["max_lat"] - d["min_lat"])  # noqa: E731
     return min(inside, key=area) if inside else None
 
