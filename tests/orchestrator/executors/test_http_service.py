@@ -5,6 +5,7 @@ running healthy service is kept, stop ends it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -14,8 +15,7 @@ import httpx
 import pytest
 
 from orchestrator.errors import OperationFailed, OperationTimeout, UsageError
-from orchestrator.executors.native import NativeContext
-from orchestrator.executors.native import services
+from orchestrator.executors.native import NativeContext, services
 
 pytestmark = pytest.mark.integration
 
@@ -44,10 +44,8 @@ def alive(pid: int) -> bool:
 def gone(pid: int, timeout: float = 10.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         if not alive(pid):
             return True
         time.sleep(0.05)

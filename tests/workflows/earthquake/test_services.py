@@ -56,14 +56,14 @@ def test_the_chain_of_services_on_the_messina_alert(tmp_path: Path) -> None:
 
 def test_no_domain_is_a_clear_answer_and_defaults_are_named(tmp_path: Path) -> None:
     with running_services(tmp_path) as svc, httpx.Client(base_url=svc.url, timeout=10) as c:
-        pacific = c.post("/events", content=json.dumps(usgs_feature(
-            Report("usjp", 1.79e9, 38.3, 142.4, 20, 9.0)))).json()["event_id"]  # fmt: skip
+        japan = json.dumps(usgs_feature(Report("usjp", 1.79e9, 38.3, 142.4, 20, 9.0)))
+        pacific = c.post("/events", content=japan).json()["event_id"]
         answer = c.get(f"/events/{pacific}/region")
         assert answer.status_code == 404
         assert "no computational domain covers M9.0 at 38.30N 142.40E" in answer.json()["detail"]
         # An alert without a mechanism: the domain's documented regional default.
-        crete = c.post("/events", content=json.dumps(ucis4eq(
-            Report("ign-crete", 1.79e9, 35.0, 25.5, 15, 7.5, "IGN")))).json()["event_id"]  # fmt: skip
+        alert = json.dumps(ucis4eq(Report("ign-crete", 1.79e9, 35.0, 25.5, 15, 7.5, "IGN")))
+        crete = c.post("/events", content=alert).json()["event_id"]
         source = c.post(f"/events/{crete}/source", json={"scenarios": 2}).json()
         assert source["mechanism_source"].startswith("regional default of hellenic-arc")
         assert source["mechanism"]["rake"] == 90.0 and source["mechanism"]["dip"] == 20.0

@@ -35,7 +35,9 @@ def workflow(svc: Services, out: Path, event: str, *extra: str):
 # ionian-sea boxes: the smaller domain is chosen.
 @pytest.mark.parametrize("event, domain", [("messina_m7.json", "messina-strait"),
                                            ("ionian_m65_quakeml.xml", "messina-strait")])  # fmt: skip
-def test_same_forecast_as_the_tsunami_app_plus_the_registry(tmp_path, event, domain) -> None:  # type: ignore[no-untyped-def]
+def test_same_forecast_as_the_tsunami_app_plus_the_registry(
+    tmp_path: Path, event: str, domain: str
+) -> None:
     with running_services(tmp_path) as svc:
         done = workflow(svc, tmp_path / "eq", event)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -60,7 +62,9 @@ def test_same_forecast_as_the_tsunami_app_plus_the_registry(tmp_path, event, dom
     ("resources", "500", "resource planning (POST /events/{id}/resources)"),
     ("region", "slow", "region selection (GET /events/{id}/region)"),
 ])  # fmt: skip
-def test_a_failed_or_slow_service_is_one_clear_line(tmp_path, step, mode, where) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_or_slow_service_is_one_clear_line(
+    tmp_path: Path, step: str, mode: str, where: str
+) -> None:
     with running_services(tmp_path) as svc:
         svc.fault(step, mode, delay=30.0)
         started = time.monotonic()
