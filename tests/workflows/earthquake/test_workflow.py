@@ -33,8 +33,10 @@ def workflow(svc: Services, out: Path, event: str, *extra: str):
 
 # The Ionian alert (38.10N 16.90E, off Calabria) lies in both the messina-strait and the
 # ionian-sea boxes: the smaller domain is chosen.
-@pytest.mark.parametrize("event, domain", [("messina_m7.json", "messina-strait"),
-                                           ("ionian_m65_quakeml.xml", "messina-strait")])  # fmt: skip
+@pytest.mark.parametrize(
+    "event, domain",
+    [("messina_m7.json", "messina-strait"), ("ionian_m65_quakeml.xml", "messina-strait")],
+)
 def test_same_forecast_as_the_tsunami_app_plus_the_registry(
     tmp_path: Path, event: str, domain: str
 ) -> None:
