@@ -37,8 +37,14 @@ BLOCK = 50
 
 
 def per_call(url: str, event_id: str) -> tuple[list[float], list[float]]:
-    from workflows.runtime import RuntimeConfig, compss_wait_on, http, start_runtime, task
-    from workflows.runtime import stop_runtime
+    from workflows.runtime import (
+        RuntimeConfig,
+        compss_wait_on,
+        http,
+        start_runtime,
+        stop_runtime,
+        task,
+    )
 
     @http(service_name="svc", request="GET", resource="events/{{event_id}}",
           produces='{"event": {"magnitude": "{{return_0}}"}}')  # fmt: skip
@@ -71,7 +77,8 @@ def per_call(url: str, event_id: str) -> tuple[list[float], list[float]]:
 def chain(url: str, work: Path) -> dict[str, float]:
     alert = ROOT / "examples" / "events" / "messina_m7.json"
     argv = [sys.executable, "-m", "workflows.runtime", "workflows.earthquake.workflow",
-            "--event", str(alert), "--services", url, "--scenarios", "8", "--duration", "1800"]  # fmt: skip
+            "--event", str(alert), "--services", url,
+            "--scenarios", "8", "--duration", "1800"]  # fmt: skip
     subprocess.run(argv + ["--output", str(work / "warm")], cwd=ROOT, capture_output=True,
                    check=True, timeout=600)  # fmt: skip
     t0 = time.perf_counter()
