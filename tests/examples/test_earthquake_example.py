@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def tosca(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def tosca(*args: str, timeout: float = 300, env: dict[str, str] | None = None):
     argv = [sys.executable, "-m", "orchestrator.cli.main", *args]
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          check=False)  # fmt: skip
+                          check=False, env=env)  # fmt: skip
 
 
 def service_node(ws: Path) -> dict:
@@ -47,7 +47,9 @@ def test_deploy_run_restart_run_undeploy(tmp_path: Path) -> None:
     assert json.loads((products / "earthquake.json").read_text())["domain"] == "messina-strait"
 
     os.kill(int(first["pid"]), signal.SIGKILL)  # the services die between two runs
-    again = tosca("deploy", "examples/earthquake", "--workspace", str(ws))
+    faults = tmp_path / "faults.json"  # the restarted services read injected failures here
+    env = {**os.environ, "UCIS4EQ_FAULTS": str(faults)}
+    again = tosca("deploy", "examples/earthquake", "--workspace", str(ws), env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     second = service_node(ws)
     assert second["pid"] != first["pid"]
@@ -58,6 +60,14 @@ def test_deploy_run_restart_run_undeploy(tmp_path: Path) -> None:
     assert [e["event"]["agency"] for e in events] == ["us", "INGV"]  # the registry survived
     results = httpx.get(second["url"] + "/results", timeout=5).json()["results"]
     assert {r["event_id"] for r in results} == {e["id"] for e in events}
+
+    # A failing service: the run fails, and `tosca logs` says which service and why.
+    faults.write_text(json.dumps({"source": {"mode": "500"}}))
+    failed = tosca("workflows", "run", "exec_job", *small)
+    assert failed.returncode != 0
+    logs = tosca("logs", "--workspace", str(ws)).stdout
+    assert "a service failed: source definition (POST /events/{id}/source)" in logs
+    assert "answered 500" in logs
 
     gone = tosca("undeploy", "--workspace", str(ws))
     assert gone.returncode == 0, gone.stdout + gone.stderr
