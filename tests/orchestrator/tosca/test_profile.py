@@ -72,7 +72,7 @@ def test_operations_follow_the_conventions() -> None:
 
 def test_every_concrete_node_and_policy_type_is_in_an_example() -> None:
     used: set[str] = set()
-    for example in ("minimal_workflow", "tsunami", "climate"):
+    for example in ("minimal_workflow", "tsunami", "climate", "earthquake"):
         model = load(ROOT / "examples" / example)
         used |= {n.types[0] for n in model.nodes.values()}
         used |= {p.type for p in model.policies.values()}
