@@ -1098,6 +1098,25 @@ class Service:
             )  # fmt: skip
         return found
 
+    def products_as(
+        self, who: Principal, execution_id: str
+    ) -> tuple[Path | None, list[dict[str, Any]]]:
+        """The products of ``who``'s execution: (the directory its ``products`` output
+        names, the files there that a browser may show); (None, []) without one."""
+        ex = self._owned(who, execution_id, "products")
+        folder = self.store.get_execution(ex.id).outputs.get("products")
+        if not isinstance(folder, str) or not folder:
+            folder = self.outputs(ex.deployment_id).get("products")
+        path = Path(str(folder)) if isinstance(folder, str) and folder else None
+        if path is None or not path.is_dir():
+            return None, []
+        files = [
+            {"name": f.name, "bytes": f.stat().st_size}
+            for f in sorted(path.iterdir())
+            if f.is_file() and not f.is_symlink() and f.suffix.lower() in PRODUCT_SUFFIXES
+        ]
+        return path, files
+
     def deployments_as(self, who: Principal) -> list[dict[str, Any]]:
         """Deployments and the workflows each exposes to ``who`` (an admin sees every
         deployment; a user those exposing something to them)."""
@@ -1114,6 +1133,8 @@ class Service:
 
 # -- helpers of the end-user section ----------------------------------------------------------
 
+# What the dashboard may fetch of an execution's products (never scripts or archives).
+PRODUCT_SUFFIXES = {".png", ".json", ".csv", ".geojson", ".txt", ".nc"}
 OPERATOR = "operator"  # who the audit log names for actions taken on this machine's CLI
 EXPOSED_TAG = "hpcwaas-workflows"  # upstream's Alien4Cloud application tag, as TOSCA metadata
 USERS_TAG = "hpcwaas-authorized-users"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the integration tests need: Slurm + munge (+ slurmrestd and its JWT
-# plugin for the REST backend), OpenSSH server.
+# plugin for the REST backend), OpenSSH server, Chromium and its WebDriver (the dashboard's
+# browser test).
 # Idempotent: does nothing when everything is installed already.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 pkgs=(slurm-wlm slurm-client munge slurmrestd slurm-wlm-jwt-plugin openssh-server openssh-client
-  rsync)
+  rsync chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

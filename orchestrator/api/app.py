@@ -20,11 +20,12 @@ import threading
 import time
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBearer
 from pydantic import BaseModel
 
@@ -40,6 +41,11 @@ LEVEL_BITS = {"DEBUG": 1, "INFO": 2, "WARN": 4, "ERROR": 8}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 MAX_LONG_POLL_S = 300.0
+UI_DIR = Path(__file__).with_name("ui")
+_UI_ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
+_MEDIA = {".png": "image/png", ".json": "application/json", ".csv": "text/csv",
+          ".geojson": "application/geo+json", ".txt": "text/plain",
+          ".nc": "application/x-netcdf"}  # fmt: skip
 
 
 def parse_duration(text: str) -> float:
@@ -297,6 +303,31 @@ def create_app(
     def get_ssh_key(key_id: str, who: Principal = Depends(caller)) -> dict[str, Any]:
         return _key(service.ssh_key_as(who, key_id))
 
+    @app.get("/executions/{execution_id}/products", tags=["executions"])
+    def list_products(execution_id: str, who: Principal = Depends(caller)) -> dict[str, Any]:
+        """The files of the execution's products (its ``products`` output) the dashboard
+        shows: maps, tables, summaries."""
+        _folder, files = service.products_as(who, execution_id)
+        return {"products": files}
+
+    @app.get("/executions/{execution_id}/products/{name}", tags=["executions"])
+    def get_product(execution_id: str, name: str, who: Principal = Depends(caller)) -> Response:
+        folder, files = service.products_as(who, execution_id)
+        if folder is None or name not in {f["name"] for f in files}:
+            raise NotFound(f"no product '{name}' for execution {execution_id}")
+        return FileResponse(folder / name, media_type=_MEDIA.get(Path(name).suffix.lower()))
+
+    @app.get("/ui", include_in_schema=False)
+    def dashboard() -> Response:
+        """The duty dashboard (plain HTML and JavaScript over this API)."""
+        return FileResponse(UI_DIR / "index.html", media_type="text/html")
+
+    @app.get("/ui/{asset}", include_in_schema=False)
+    def dashboard_asset(asset: str) -> Response:
+        if asset not in _UI_ASSETS:
+            raise NotFound(f"no {asset}")
+        return FileResponse(UI_DIR / asset, media_type=_UI_ASSETS[asset])
+
     @app.post("/events", status_code=202, tags=["events"])
     async def post_event(request: Request, who: Principal = Depends(caller)) -> Response:
         """An earthquake alert (USGS GeoJSON, EMSC message, QuakeML or UCIS4EQ JSON, as
@@ -305,6 +336,13 @@ def create_app(
         (with the reason). Admin or alerts tokens only."""
         if who.role not in ("admin", "alerts"):
             raise Forbidden("only an admin or alerts token may post events")
+        wait = limiter.take(request.state.token_key)
+        if wait:
+            return JSONResponse(
+                {"detail": "too many events; retry later"},
+                status_code=429,
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
         body = await request.body()
         if len(body) > MAX_PAYLOAD:
             return JSONResponse({"detail": f"an alert is at most {MAX_PAYLOAD} bytes"}, 413)

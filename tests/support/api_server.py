@@ -99,8 +99,14 @@ def free_port() -> int:
 
 @contextmanager
 def running_api(
-    tmp_path: Path, oidc: OidcVerifier | None = None, rules: RuleSet | None = None
+    tmp_path: Path,
+    oidc: OidcVerifier | None = None,
+    rules: RuleSet | None = None,
+    template: str = TEMPLATE,
+    run_outputs: dict[str, str] | None = None,
 ) -> Iterator[Api]:
+    """The API over a deployment of ``template`` (fake jobs: ``release`` completes them,
+    their run step then outputs ``run_outputs``)."""
     release = threading.Event()
     submitted: list[dict[str, object]] = []
 
@@ -109,16 +115,18 @@ def running_api(
         return {"TOSCA_JOB_ID": str(100 + len(submitted))}
 
     def run(request: OperationRequest) -> dict[str, str]:
-        return {"TOSCA_JOB_STATUS": "COMPLETED" if release.is_set() else "RUNNING"}
+        if release.is_set():
+            return {"TOSCA_JOB_STATUS": "COMPLETED", **(run_outputs or {})}
+        return {"TOSCA_JOB_STATUS": "RUNNING"}
 
     fake = FakeExecutor(
         {"native://orchestrator.executors.fake:submit": submit,
          "native://orchestrator.executors.fake:run": run}
     )  # fmt: skip
-    template = tmp_path / "quake.yaml"
-    template.write_text(TEMPLATE)
+    template_file = tmp_path / "quake.yaml"
+    template_file.write_text(template)
     service = Service(tmp_path / "ws", executors=lambda model: {"native": fake})
-    assert service.deploy(template, deployment_id="d").ok
+    assert service.deploy(template_file, deployment_id="d").ok
     tokens = {
         "alice": service.create_token("alice")[1],
         "bob": service.create_token("bob")[1],
