@@ -36,9 +36,17 @@ def clean_copy(source: Source) -> dict[str, Any]:
             merged[name] = _plain(definition)
         if merged:
             tpl[section] = merged
+    _fill_normative_gaps(tpl)
     topo = tpl.get("topology_template")
     if isinstance(topo, dict):
         topo.pop("workflows", None)
+        outputs = topo.get("outputs")
+        if isinstance(outputs, dict):
+            for odef in outputs.values():
+                if isinstance(odef, dict):
+                    # A 1.3 parameter definition may carry a type; tosca-parser (1.0-era
+                    # outputs) rejects the field. Our loader types the output with it.
+                    odef.pop("type", None)
         policies = topo.get("policies")
         if isinstance(policies, list):
             for entry in policies:
@@ -50,6 +58,63 @@ def clean_copy(source: Source) -> dict[str, Any]:
             if key in topo:
                 topo[key] = _neutralise(topo[key])
     return tpl
+
+
+# TOSCA 1.3 normative types tosca-parser's definitions lack (section 5.5.2 of the Simple
+# Profile 1.3): added to the copy it gets when the template does not define them itself.
+_MISSING_CAPABILITY_TYPES: dict[str, Any] = {
+    "tosca.capabilities.Compute": {
+        "derived_from": "tosca.capabilities.Container",
+        "properties": {
+            "name": {"type": "string", "required": False},
+            "num_cpus": {"type": "integer", "required": False},
+            "cpu_frequency": {"type": "scalar-unit.frequency", "required": False},
+            "disk_size": {"type": "scalar-unit.size", "required": False},
+            "mem_size": {"type": "scalar-unit.size", "required": False},
+        },
+    },
+}
+
+
+def _fill_normative_gaps(tpl: dict[str, Any]) -> None:
+    """Work around two gaps of tosca-parser on valid 1.3 templates (README, conformance):
+    missing normative capability types, and a requirement definition without ``node``
+    (optional in 1.3), on which it crashes: it gets ``node: tosca.nodes.Root``."""
+    caps = tpl.get("capability_types")
+    caps = dict(caps) if isinstance(caps, dict) else {}
+    for name, definition in _MISSING_CAPABILITY_TYPES.items():
+        caps.setdefault(name, definition)
+    tpl["capability_types"] = caps
+    node_types = tpl.get("node_types")
+    if not isinstance(node_types, dict):
+        return
+    for definition in node_types.values():
+        reqs = definition.get("requirements") if isinstance(definition, dict) else None
+        for entry in reqs if isinstance(reqs, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            for rdef in entry.values():
+                if isinstance(rdef, dict) and "node" not in rdef:
+                    rdef["node"] = "tosca.nodes.Root"
+
+
+def _accept_integers_as_floats() -> None:
+    """tosca-parser's ``validate_float`` refuses ``10`` for a float; YAML has no other way
+    to write a whole number and TOSCA 1.3 (3.3.2) allows it. Same function, ints accepted."""
+    # Deferred: tosca-parser loads on the first validation (CLI start-up).
+    from toscaparser.utils import validateutils
+
+    original = validateutils.validate_float
+    if getattr(original, "_accepts_int", False):
+        return
+
+    def validate_float(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return original(value)
+
+    validate_float._accepts_int = True  # type: ignore[attr-defined]
+    validateutils.validate_float = validate_float
 
 
 def _linear_graph_create(self: Any) -> None:
@@ -112,6 +177,7 @@ def _patch_toscaparser() -> None:
     from toscaparser import tpl_relationship_graph
     from toscaparser.elements import statefulentitytype
 
+    _accept_integers_as_floats()
     graph = tpl_relationship_graph.ToscaGraph
     if getattr(graph, "_linear_create", False):
         return

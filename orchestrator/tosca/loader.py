@@ -259,6 +259,14 @@ class _Builder:
         version = tpl.get("tosca_definitions_version")
         if version is None:
             self.problem("missing required field 'tosca_definitions_version'", tpl)
+        elif isinstance(version, str) and version.startswith("tosca_2_"):
+            self.problem(
+                f"TOSCA 2.0 ({version}) is not supported yet: this toolkit reads TOSCA "
+                f"Simple Profile 1.0-1.3 ({', '.join(VERSIONS)})",
+                tpl,
+                "tosca_definitions_version",
+            )
+            raise ValidationError(self.problems)
         elif version not in VERSIONS:
             self.problem(
                 f"unsupported tosca_definitions_version {version!r} (use one of "
@@ -296,6 +304,10 @@ class _Builder:
         self.nodes = model.nodes
         self._resolve_requirements(model, topo)
         model.outputs = self._outputs(topo.get("outputs"))
+        groups = topo.get("groups")
+        self._group_names = (
+            {g for g in groups if isinstance(g, str)} if isinstance(groups, dict) else set()
+        )
         model.policies = self._policies(topo.get("policies"))
         model.workflows, wf_problems = parse_workflows(
             topo.get("workflows"), model.nodes, self.file, self.parse_inputs, self.parse_value
@@ -634,7 +646,7 @@ class _Builder:
             self._merge_operation(op, odef, base, artifacts, oloc)
             iface[str(opname)] = op
         if shared_inputs:
-            parsed = self.parse_value(shared_inputs, check_at or Location())
+            parsed = self.parse_value(_input_values(shared_inputs), check_at or Location())
             for op in iface.values():
                 op.inputs = {**parsed, **op.inputs}
 
@@ -658,9 +670,7 @@ class _Builder:
         if "implementation" in odef:
             op.implementation = self._implementation(odef["implementation"], base, artifacts, loc)
         if isinstance(odef.get("inputs"), dict):
-            inputs = {k: (v.get("default") if _is_param_def(v) else v)
-                      for k, v in odef["inputs"].items()}  # fmt: skip
-            op.inputs = {**op.inputs, **self.parse_value(inputs, loc)}
+            op.inputs = {**op.inputs, **self.parse_value(_input_values(odef["inputs"]), loc)}
         if isinstance(odef.get("outputs"), dict):
             op.outputs = {**op.outputs, **odef["outputs"]}
         if odef.get("description"):
@@ -888,9 +898,12 @@ class _Builder:
         if not isinstance(targets, list):
             self.problems.append(Problem(f"policy '{name}': targets must be a list", loc))
             targets = []
+        groups: set[str] = getattr(self, "_group_names", set())
         for t in targets:
-            if not isinstance(t, str) or t not in self._node_names:
-                self.problems.append(Problem(f"policy '{name}' targets unknown node '{t}'", loc))
+            if not isinstance(t, str) or (t not in self._node_names and t not in groups):
+                self.problems.append(
+                    Problem(f"policy '{name}' targets unknown node or group '{t}'", loc)
+                )
         triggers = pdef.get("triggers") or {}
         if not isinstance(triggers, dict):
             self.problems.append(Problem(f"policy '{name}': triggers must be a mapping", loc))
@@ -937,6 +950,14 @@ def _deepest_line(value: Any, path: tuple[Any, ...]) -> int | None:
         except (KeyError, IndexError, TypeError):
             break
     return best
+
+
+def _input_values(inputs: dict[Any, Any]) -> dict[Any, Any]:
+    """Operation / interface inputs as values: a 1.3 parameter definition gives its
+    ``value`` (else its ``default``), anything else is the value itself."""
+    return {
+        k: (v.get("value", v.get("default")) if _is_param_def(v) else v) for k, v in inputs.items()
+    }
 
 
 def _is_param_def(value: Any) -> bool:

@@ -131,7 +131,7 @@ CASES: list[tuple[str, str, str]] = [
     ("policy unknown target",
      topo(ENV, "  policies:\n    - p: #@\n        type: eflows4hpc.policies.Urgency\n"
                "        targets: [ghost]\n"),
-     "policy 'p' targets unknown node 'ghost'"),
+     "policy 'p' targets unknown node or group 'ghost'"),
     ("urgency level", topo(ENV, "  policies:\n    - p:\n        type: eflows4hpc.policies.Urgency\n"
                                "        properties: {level: asap} #@\n"),
      "'asap' is not one of the valid values (routine, high, urgent, emergency)"),

@@ -1,0 +1,109 @@
+"""TOSCA 1.3 conformance on a peer's own templates (xOpera's examples and integration tests,
+vendored under templates/xopera with their licence): they validate, and deployed with our
+engine they give the results their authors' scripts check."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ValidationError
+from orchestrator.service import Service
+from orchestrator.tosca.loader import load
+
+XOPERA = Path(__file__).with_name("templates") / "xopera"
+ROOT = Path(__file__).resolve().parents[2]
+
+ACCEPTED = [
+    "examples/hello",
+    "examples/outputs",
+    "examples/intrinsic_functions",
+    "examples/attribute_mapping",  # a topology output with a `type`
+    "examples/policy_triggers",  # 1.3 triggers; requirement definitions without `node`
+    "examples/capability_attributes_properties",
+    "examples/nginx_openstack",  # tosca.capabilities.Compute
+    "tests/integration/compare/service1.yaml",
+    "tests/integration/compare/service2.yaml",
+]
+
+
+@pytest.mark.parametrize("template", ACCEPTED)
+def test_the_peers_valid_templates_validate(template: str) -> None:
+    path = XOPERA / template
+    model = load(path / "service.yaml" if path.is_dir() else path)
+    assert model.nodes
+
+
+def test_tosca_2_0_is_named_as_not_supported_yet() -> None:
+    with pytest.raises(ValidationError) as err:
+        load(XOPERA / "tests/integration/hello_world_tosca_2_0/service.yaml")
+    assert "TOSCA 2.0 (tosca_2_0) is not supported yet" in str(err.value)
+    assert "Traceback" not in str(err.value)
+
+
+def test_an_integer_is_a_float(tmp_path: Path) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text("""\
+tosca_definitions_version: tosca_simple_yaml_1_3
+node_types:
+  t.Node:
+    derived_from: tosca.nodes.Root
+    properties:
+      ratio: {type: float}
+topology_template:
+  node_templates:
+    n:
+      type: t.Node
+      properties:
+        ratio: 10
+""")
+    assert load(template).nodes["n"].properties["ratio"] == 10
+
+
+def _deploy(tmp_path: Path, template: str, *inputs: str) -> subprocess.CompletedProcess[str]:
+    service_file = str(XOPERA / template / "service.yaml")
+    argv = [sys.executable, "-m", "orchestrator.cli.main", "deploy", service_file,
+            "--workspace", str(tmp_path / "ws")]  # fmt: skip
+    for item in inputs:
+        argv += ["-i", item]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)  # fmt: skip
+
+
+@pytest.mark.integration
+def test_hello_writes_its_marker_and_undeploy_removes_it(tmp_path: Path) -> None:
+    shutil.rmtree("/tmp/playing-opera", ignore_errors=True)
+    done = _deploy(tmp_path, "examples/hello", "marker=conformance-7")
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The operation input is a 1.3 parameter definition {value, type}: its value is used.
+    assert Path("/tmp/playing-opera/hello/hello.txt").read_text() == "conformance-7"
+    service = Service(tmp_path / "ws")
+    try:
+        assert service.undeploy().ok
+    finally:
+        service.close()
+    assert not Path("/tmp/playing-opera").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("template, expected", [
+    ("examples/outputs", {"output_prop": 123, "output_attr": "my_custom_attribute_value"}),
+    ("examples/intrinsic_functions", {"concat_output": "http://attribute1:property1",
+                                      "join1_output": "tosca", "join2_output": "t_o_s_c_a"}),
+    ("examples/attribute_mapping",
+     {"student_id_list": ["student-1", "student-4", "student-6", "student-3"]}),
+])  # fmt: skip
+def test_outputs_are_what_the_authors_expect(tmp_path: Path, template: str, expected) -> None:  # type: ignore[no-untyped-def]
+    done = _deploy(tmp_path, template)
+    assert done.returncode == 0, done.stdout + done.stderr
+    service = Service(tmp_path / "ws")
+    try:
+        outputs = service.outputs()
+        assert {k: outputs[k] for k in expected} == expected
+        assert service.undeploy().ok
+    finally:
+        service.close()
