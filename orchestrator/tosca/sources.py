@@ -81,6 +81,9 @@ def read_source(path: str | Path) -> Source:
             [Problem("a service template must be a YAML mapping", Location(file=str(root), line=1))]
         )
     source = Source(root_file=root.resolve(), base_dir=root.resolve().parent, tpl=tpl)
+    version = tpl.get("tosca_definitions_version")
+    if isinstance(version, str) and version.startswith("tosca_2_"):
+        return source  # its imports are 2.0 profiles: the loader names the version instead
     _collect_types(source, tpl, root.resolve(), depth=0, seen=set())
     return source
 
