@@ -112,6 +112,13 @@ class ModelEvalContext:
                 pass
         raise self._error(f"no output '{name}' of {node}.{interface}.{operation} yet")
 
+    def get_artifact(self, node: str, name: str) -> str:
+        artifacts = self.model.nodes[node].artifacts
+        if name not in artifacts:
+            known = ", ".join(sorted(artifacts)) or "none"
+            raise self._error(f"node '{node}' has no artifact '{name}' (artifacts: {known})")
+        return artifacts[name]
+
     def get_secret(self, path: str) -> Any:
         if self._secrets is None:
             raise self._error(f"no secret store to resolve get_secret '{path}'")

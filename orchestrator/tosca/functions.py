@@ -288,8 +288,37 @@ class GetSecret(Function):
     __str__ = __repr__
 
 
+@dataclass(frozen=True, eq=True)
+class GetArtifact(Function):
+    """``{get_artifact: [entity, artifact_name (, location, remove)]}``: the local path of
+    the node's artifact file (relative paths resolved against the template's directory).
+    ``location`` / ``remove`` (where to deploy it) are kept but not acted on: the file is
+    used where it is."""
+
+    entity: str
+    artifact: str
+    location: str | None = None
+    remove: bool | None = None
+    name = "get_artifact"
+
+    def evaluate(self, ctx: EvalContext) -> Any:
+        getter = getattr(ctx, "get_artifact", None)
+        if getter is None:
+            raise ValueError("get_artifact cannot be evaluated here")
+        return getter(ctx.resolve_entity(self.entity), self.artifact)
+
+    def to_json(self) -> dict[str, Any]:
+        args: list[Any] = [self.entity, self.artifact]
+        if self.location is not None:
+            args.append(self.location)
+            if self.remove is not None:
+                args.append(self.remove)
+        return {self.name: args}
+
+
 FUNCTION_NAMES = frozenset(
     {
+        "get_artifact",
         "get_input",
         "get_property",
         "get_attribute",
@@ -396,7 +425,17 @@ def _parse_get_secret(arg: Any) -> GetSecret:
     return GetSecret(arg)
 
 
+def _parse_get_artifact(arg: Any) -> GetArtifact:
+    ok = isinstance(arg, list) and 2 <= len(arg) <= 4 and all(isinstance(a, str) for a in arg[:3])
+    if not ok:
+        raise FunctionSyntaxError("get_artifact needs [entity, artifact_name (, location, remove)]")
+    remove = arg[3] if len(arg) > 3 else None
+    return GetArtifact(arg[0], arg[1], arg[2] if len(arg) > 2 else None,
+                       bool(remove) if remove is not None else None)  # fmt: skip
+
+
 _PARSERS: dict[str, Callable[[Any], Function]] = {
+    "get_artifact": _parse_get_artifact,
     "get_input": _parse_get_input,
     "get_property": _parse_get_property,
     "get_attribute": _parse_get_attribute,

@@ -435,10 +435,14 @@ class _Builder:
             metadata=dict(nt.get("metadata") or {}) if isinstance(nt.get("metadata"), dict) else {},
             location=loc,
         )
+        artifacts = self._artifacts(ntype, nt)
+        node.artifacts = {
+            n: str((self.src.base_dir / f).resolve()) if "://" not in f else f
+            for n, (f, _t) in artifacts.items()
+        }
         node.properties = self._properties("node_types", ntype, nt, "properties", loc)
         node.attributes = self._attributes(ntype, nt, loc)
         node.capabilities = self._capabilities(ntype, nt, loc)
-        artifacts = self._artifacts(ntype, nt)
         node.interfaces, node.interface_types = self._interfaces(
             "node_types", ntype, nt.get("interfaces"), nt, loc, artifacts
         )

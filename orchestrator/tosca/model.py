@@ -122,6 +122,7 @@ class NodeTemplate:
     description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     location: Location = Location()
+    artifacts: dict[str, str] = field(default_factory=dict)  # name -> local file path
 
     def is_a(self, type_name: str) -> bool:
         """Whether this node's type is ``type_name`` or derives from it (aliases accepted)."""

@@ -19,6 +19,7 @@ XOPERA = Path(__file__).with_name("templates") / "xopera"
 ROOT = Path(__file__).resolve().parents[2]
 
 ACCEPTED = [
+    "examples/artifacts",  # get_artifact as a property value and an operation input
     "examples/hello",
     "examples/outputs",
     "examples/intrinsic_functions",
@@ -96,6 +97,10 @@ def test_hello_writes_its_marker_and_undeploy_removes_it(tmp_path: Path) -> None
                                       "join1_output": "tosca", "join2_output": "t_o_s_c_a"}),
     ("examples/attribute_mapping",
      {"student_id_list": ["student-1", "student-4", "student-6", "student-3"]}),
+    ("examples/artifacts",  # the playbook reads the artifact files get_artifact names
+     {"output_attribute_text_file": "This is an example file content.",
+      "output_attribute_json_file":
+          '{\n    "content": "This is an example JSON file content."\n}'}),
 ])  # fmt: skip
 def test_outputs_are_what_the_authors_expect(tmp_path: Path, template: str, expected) -> None:  # type: ignore[no-untyped-def]
     done = _deploy(tmp_path, template)
