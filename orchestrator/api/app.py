@@ -109,6 +109,15 @@ def _status_of(exc: ToscaError) -> int:
     return 409  # a state the request cannot proceed from (locked store, undeployable...)
 
 
+def _too_many(what: str, wait: float) -> JSONResponse:
+    """429 with the seconds to wait (the token bucket's answer)."""
+    return JSONResponse(
+        {"detail": f"too many {what}; retry later"},
+        status_code=429,
+        headers={"Retry-After": str(max(1, round(wait)))},
+    )
+
+
 def _package_version() -> str:
     try:
         return version("tosca-urgent")
@@ -206,11 +215,7 @@ def create_app(
     ) -> Response:  # fmt: skip
         wait = limiter.take(request.state.token_key)
         if wait:
-            return JSONResponse(
-                {"detail": "too many triggers; retry later"},
-                status_code=429,
-                headers={"Retry-After": str(max(1, round(wait)))},
-            )
+            return _too_many("triggers", wait)
         inputs = (body or {}).get("inputs") or {}
         urgency = (body or {}).get("urgency")
         if not isinstance(inputs, dict):
@@ -338,11 +343,7 @@ def create_app(
             raise Forbidden("only an admin or alerts token may post events")
         wait = limiter.take(request.state.token_key)
         if wait:
-            return JSONResponse(
-                {"detail": "too many events; retry later"},
-                status_code=429,
-                headers={"Retry-After": str(max(1, round(wait)))},
-            )
+            return _too_many("events", wait)
         body = await request.body()
         if len(body) > MAX_PAYLOAD:
             return JSONResponse({"detail": f"an alert is at most {MAX_PAYLOAD} bytes"}, 413)

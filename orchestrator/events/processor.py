@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.core.paths import ALERTS_DIR
 from orchestrator.core.status import DeploymentStatus
 from orchestrator.errors import ToscaError
-from orchestrator.events.rules import Rule, RuleSet, rules_from_policy
+from orchestrator.events.rules import Rule, RuleSet, duration, rules_from_policy
 from orchestrator.state.store import QuakeRecord
 from workflows.earthquake.alerts import AlertError, parse_alert
 
@@ -210,8 +210,8 @@ class AlertProcessor:
                 return dropped("no rules: nothing listens for earthquakes", event)
             if now - origin > max_age:
                 return dropped(
-                    f"stale: origin {_ago(now - origin)} ago, older than every rule's "
-                    f"max_age (longest {_ago(max_age)})",
+                    f"stale: origin {duration(now - origin)} ago, older than every rule's "
+                    f"max_age (longest {duration(max_age)})",
                     event,
                 )
             rank = (parsed.updated or datetime.fromtimestamp(msg.received_at, UTC)).timestamp()
@@ -406,14 +406,6 @@ def _nearest(
         if d <= km and (best is None or d < best[0]):
             best = (d, q)
     return None if best is None else best[1]
-
-
-def _ago(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:.0f} s"
 
 
 def event_json(outcome: Outcome) -> str:

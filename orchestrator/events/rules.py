@@ -51,6 +51,7 @@ __all__ = [
     "Region",
     "Rule",
     "RuleSet",
+    "duration",
     "load_rules",
     "rules_from_policy",
 ]
@@ -137,9 +138,7 @@ class Rule:
         report ``report`` (agency and format filters apply to the report); None if it does."""
         mag, depth = float(event["magnitude"]), float(event["depth_km"])
         if age_s > self.max_age_s:
-            return (
-                f"origin {_duration(age_s)} ago is older than max_age {_duration(self.max_age_s)}"
-            )
+            return f"origin {duration(age_s)} ago is older than max_age {duration(self.max_age_s)}"
         if self.min_magnitude is not None and mag < self.min_magnitude:
             return f"magnitude {mag:g} < {self.min_magnitude:g}"
         if self.max_magnitude is not None and mag > self.max_magnitude:
@@ -159,7 +158,8 @@ class Rule:
         return None
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``5400`` -> ``1.5 h``: a duration as the status lines show it."""
     if seconds >= 3600:
         return f"{seconds / 3600:.3g} h"
     if seconds >= 60:
