@@ -151,8 +151,12 @@ class ModelEvalContext:
                              rest[2:], self)  # fmt: skip
             return self._lookup(req.target, rest, attribute)
         cap = node.capabilities.get(first) if isinstance(first, str) else None
-        if cap is not None and rest and rest[0] in cap.properties:
-            return _walk(self.for_node(node_name).evaluate(cap.properties[rest[0]]), rest[1:], self)
+        if cap is not None and rest:
+            # A capability's attributes, then its properties (attributes reflect them).
+            for values in (cap.attributes, cap.properties) if attribute else (cap.properties,):
+                if rest[0] in values:
+                    value = self.for_node(node_name).evaluate(values[rest[0]])
+                    return _walk(value, rest[1:], self)
         raise self._error(f"node '{node_name}' has no {what} '{first}'")
 
     def _error(self, message: str) -> ExecutionError:

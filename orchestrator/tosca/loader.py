@@ -526,7 +526,23 @@ class _Builder:
                 cap.properties = self._properties(
                     "capability_types", cap.type, cval, "properties", where
                 )
+                cap.attributes = self._capability_attributes(cap.type, cval, where)
+        for cap in caps.values():
+            if not cap.attributes and cap.type and self.reg.has("capability_types", cap.type):
+                cap.attributes = self._capability_attributes(cap.type, {}, loc)
         return caps
+
+    def _capability_attributes(self, ctype: str, given: Any, loc: Location) -> dict[str, Any]:
+        """A capability's attributes: its type's defaults, then the template's values."""
+        values: dict[str, Any] = {}
+        for aname, adef in self.reg.merged_map("capability_types", ctype, "attributes").items():
+            if isinstance(adef, dict) and "default" in adef:
+                values[str(aname)] = adef["default"]
+        assigned = given.get("attributes") if isinstance(given, dict) else None
+        if isinstance(assigned, dict):
+            for aname, value in assigned.items():
+                values[str(aname)] = self.parse_value(value, loc)
+        return values
 
     def _artifacts(self, ntype: str, nt: Any) -> dict[str, tuple[str, str | None]]:
         arts = dict(self.reg.merged_map("node_types", ntype, "artifacts"))

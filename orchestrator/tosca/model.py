@@ -104,6 +104,7 @@ class Capability:
     name: str
     type: str
     properties: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

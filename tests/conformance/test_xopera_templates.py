@@ -97,6 +97,10 @@ def test_hello_writes_its_marker_and_undeploy_removes_it(tmp_path: Path) -> None
                                       "join1_output": "tosca", "join2_output": "t_o_s_c_a"}),
     ("examples/attribute_mapping",
      {"student_id_list": ["student-1", "student-4", "student-6", "student-3"]}),
+    ("examples/capability_attributes_properties",  # get_attribute/get_property through a
+     # capability and a requirement (the playbook prefixes a space)
+     {"output_cap_attr": " some_attribute", "output_cap_prop": " some_property",
+      "output_req_attr": " some_integer", "output_req_prop": " some_string"}),
     ("examples/artifacts",  # the playbook reads the artifact files get_artifact names
      {"output_attribute_text_file": "This is an example file content.",
       "output_attribute_json_file":
