@@ -138,7 +138,8 @@ def _uninstall_chain(model: ToscaModel, node: NodeTemplate) -> list[Step]:
 
 
 def _has_job(node: NodeTemplate) -> bool:
-    return all(node.operation("Runnable", op) is not None for op in ("submit", "run"))
+    ops = [node.operation("Runnable", name) for name in ("submit", "run")]
+    return all(op is not None and op.implementation is not None for op in ops)
 
 
 def _ops(node: NodeTemplate, interface: str, names: Iterable[str]) -> list[Step]:

@@ -184,9 +184,11 @@ def _parse_activity(
         return None
     ((kind, value),) = act.items()
     if kind == "set_state":
-        if not isinstance(value, str) or value not in NODE_STATES:
-            problems.append(Problem(f"step '{step.name}': unknown node state {value!r}", loc))
+        if not isinstance(value, str) or not value.strip():
+            problems.append(Problem(f"step '{step.name}': set_state needs a state name", loc))
             return None
+        # States outside the normative list (and the eFlows4HPC job states) are accepted, as
+        # the other orchestrators do: workflows use their own (e.g. "failed").
         return Activity(kind="set_state", state=value)
     if kind == "call_operation":
         inputs: dict[str, Any] = {}

@@ -446,6 +446,11 @@ class _Builder:
         node.interfaces, node.interface_types = self._interfaces(
             "node_types", ntype, nt.get("interfaces"), nt, loc, artifacts
         )
+        node.declared_operations = {
+            iname: frozenset(self.reg.interface_operations(itype))
+            for iname, itype in node.interface_types.items()
+            if itype
+        }
         return node
 
     def _properties(

@@ -124,20 +124,34 @@ class NodeTemplate:
     metadata: dict[str, Any] = field(default_factory=dict)
     location: Location = Location()
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> local file path
+    # interface name -> the operations its type declares (implemented or not)
+    declared_operations: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def is_a(self, type_name: str) -> bool:
         """Whether this node's type is ``type_name`` or derives from it (aliases accepted)."""
         return canonical_type(type_name) in self.types
 
     def operation(self, interface: str, name: str) -> Operation | None:
-        """The operation ``name`` of ``interface`` (name, short name or full type name)."""
-        ops = self.interfaces.get(interface)
-        if ops is None:
-            for iname, itype in self.interface_types.items():
-                if interface in (itype, interface_short_name(itype)):
-                    ops = self.interfaces.get(iname)
-                    break
-        return None if ops is None else ops.get(name)
+        """The operation ``name`` of ``interface`` (name, short name or full type name).
+
+        An operation the interface *type* declares and the node does not implement is an
+        Operation without implementation (TOSCA 1.3: calling it does nothing)."""
+        iname = self._interface_name(interface)
+        ops = self.interfaces.get(iname) if iname is not None else None
+        op = None if ops is None else ops.get(name)
+        if op is None and iname is not None and name in self.declared_operations.get(iname, ()):
+            return Operation(
+                name=name, interface=iname, interface_type=self.interface_types.get(iname)
+            )
+        return op
+
+    def _interface_name(self, interface: str) -> str | None:
+        if interface in self.interfaces or interface in self.interface_types:
+            return interface
+        for iname, itype in self.interface_types.items():
+            if interface in (itype, interface_short_name(itype)):
+                return iname
+        return None
 
     def requirement(self, name: str) -> Requirement | None:
         """The first requirement called ``name``."""

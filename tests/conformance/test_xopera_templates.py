@@ -116,3 +116,50 @@ def test_outputs_are_what_the_authors_expect(tmp_path: Path, template: str, expe
         assert service.undeploy().ok
     finally:
         service.close()
+
+
+CUSTOM = """\
+tosca_definitions_version: tosca_simple_yaml_1_3
+interface_types:
+  my.interfaces.Custom:
+    derived_from: tosca.interfaces.Root
+    operations:
+      submit: {description: declared; this node does not implement it}
+      record: {description: implemented below}
+node_types:
+  my.nodes.Db:
+    derived_from: tosca.nodes.Root
+    interfaces:
+      Custom:
+        type: my.interfaces.Custom
+        operations:
+          record: native://orchestrator.executors.fake:record
+topology_template:
+  node_templates:
+    db:
+      type: my.nodes.Db
+  workflows:
+    check:
+      steps:
+        submit:
+          target: db
+          activities:
+            - call_operation: Custom.submit
+            - set_state: failed
+"""
+
+
+def test_an_unimplemented_declared_operation_is_a_no_op_and_any_state_is_kept(
+    tmp_path: Path,
+) -> None:
+    template = tmp_path / "custom.yaml"
+    template.write_text(CUSTOM)
+    service = Service(tmp_path / "ws")
+    try:
+        assert service.deploy(template, deployment_id="c").ok
+        outcome = service.run_workflow("check", deployment_id="c")
+        assert outcome.ok, outcome.result
+        (node,) = [n for n in service.status("c")["nodes"] if n["name"] == "db"]
+        assert node["state"] == "failed"
+    finally:
+        service.close()
