@@ -63,17 +63,22 @@ class ModelBinding:
 
         source = step.source if step is not None else None
         target = step.target if step is not None else None
-        if step is not None and step.relationship and source is None and node in self.model.nodes:
-            source = node
-            req = next(
-                (
-                    r
-                    for r in self.model.nodes[node].requirements
-                    if step.relationship in (r.name, r.relationship_template, r.relationship)
-                ),
-                None,
-            )
-            target = req.target if req is not None else None
+        req = None
+        if step is not None and step.relationship:
+            owner = source if source in self.model.nodes else node
+            if owner in self.model.nodes:
+                req = next(
+                    (
+                        r
+                        for r in self.model.nodes[owner].requirements
+                        if step.relationship in (r.name, r.relationship_template, r.relationship)
+                        and (target is None or r.target == target)
+                    ),
+                    None,
+                )
+            if source is None and node in self.model.nodes:
+                source = node
+                target = req.target if req is not None else None
         return ModelEvalContext(
             self.model,
             node if node in self.model.nodes else None,
@@ -83,6 +88,7 @@ class ModelBinding:
             source=source,
             target=target,
             inputs=state.workflow_inputs,
+            relationship=req,
         )
 
     def _secret(self, path: str) -> Any:

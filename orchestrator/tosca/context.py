@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator.errors import ExecutionError, Location
 from orchestrator.tosca import functions as fn
-from orchestrator.tosca.model import ToscaModel
+from orchestrator.tosca.model import RelationshipTemplate, Requirement, ToscaModel
 
 __all__ = ["AttributesLookup", "ModelEvalContext", "OutputsLookup", "SecretsLookup"]
 
@@ -46,12 +46,16 @@ class ModelEvalContext:
         source: str | None = None,
         target: str | None = None,
         inputs: Mapping[str, Any] | None = None,
+        relationship: Requirement | None = None,
         _depth: int = 0,
     ) -> None:
         self.model = model
         self.node = node_name
         self.source = source
         self.target = target
+        # In a relationship operation: its requirement. SELF is the source node; a value
+        # that node lacks is looked up on the relationship (its properties and attributes).
+        self.relationship = relationship
         self.inputs = dict(inputs or {})
         self._attributes = attributes_lookup
         self._secrets = secrets_lookup
@@ -87,7 +91,8 @@ class ModelEvalContext:
             resolved = self.model.host_of(self.node) if self.node in self.model.nodes else None
         else:
             resolved = entity
-        if resolved is None or resolved not in self.model.nodes:
+        known = resolved in self.model.nodes or resolved in self.model.relationship_templates
+        if resolved is None or not known:
             raise self._error(f"cannot resolve entity '{entity}'")
         return resolved
 
@@ -129,6 +134,58 @@ class ModelEvalContext:
         what = "attribute" if attribute else "property"
         if not path:
             raise self._error(f"get_{what} needs a name")
+        rel = self.model.relationship_templates.get(node_name)
+        if rel is not None and node_name not in self.model.nodes:
+            return self._relationship_template_value(rel, path, attribute)
+        try:
+            return self._node_value(node_name, path, attribute)
+        except ExecutionError:
+            req = self.relationship
+            if req is None or node_name not in (self.source, self.target):
+                raise
+            values = self._relationship_values(req, attribute)
+            if path[0] not in values:
+                raise
+            return _walk(self.for_node(node_name).evaluate(values[path[0]]), path[1:], self)
+
+    def _relationship_values(self, req: Requirement, attribute: bool) -> dict[str, Any]:
+        """The values of a requirement's relationship: its template's, then its own."""
+        values: dict[str, Any] = {}
+        rt = self.model.relationship_templates.get(req.relationship_template or "")
+        if rt is not None:
+            values.update(rt.properties)
+            if attribute:
+                values.update(rt.attributes)
+        values.update(req.properties)
+        if attribute:
+            values.update(req.attributes)
+        return values
+
+    def _relationship_template_value(
+        self, rel: RelationshipTemplate, path: list[Any], attribute: bool
+    ) -> Any:
+        """A relationship template's value: what its operations set at run time (they run
+        on its source or target nodes), else its attributes / properties as written."""
+        first = path[0]
+        if attribute and self._attributes is not None:
+            for node in self.model.nodes.values():
+                for req in node.requirements:
+                    if req.relationship_template != rel.name:
+                        continue
+                    for end in (node.name, req.target):
+                        try:
+                            return _walk(self._attributes(end, first), path[1:], self)
+                        except KeyError:
+                            pass
+        holders = (rel.attributes, rel.properties) if attribute else (rel.properties,)
+        for values in holders:
+            if first in values:
+                return _walk(self.evaluate(values[first]), path[1:], self)
+        what = "attribute" if attribute else "property"
+        raise self._error(f"relationship template '{rel.name}' has no {what} '{first}'")
+
+    def _node_value(self, node_name: str, path: list[Any], attribute: bool) -> Any:
+        what = "attribute" if attribute else "property"
         node = self.model.nodes[node_name]
         first, rest = path[0], path[1:]
         if attribute and self._attributes is not None:
@@ -153,7 +210,8 @@ class ModelEvalContext:
         cap = node.capabilities.get(first) if isinstance(first, str) else None
         if cap is not None and rest:
             # A capability's attributes, then its properties (attributes reflect them).
-            for values in (cap.attributes, cap.properties) if attribute else (cap.properties,):
+            holders = (cap.attributes, cap.properties) if attribute else (cap.properties,)
+            for values in holders:
                 if rest[0] in values:
                     value = self.for_node(node_name).evaluate(values[rest[0]])
                     return _walk(value, rest[1:], self)

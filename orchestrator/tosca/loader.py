@@ -29,6 +29,7 @@ from orchestrator.tosca.model import (
     Operation,
     Output,
     Policy,
+    RelationshipTemplate,
     Requirement,
     ToscaModel,
 )
@@ -217,6 +218,7 @@ class _Builder:
         self.nodes: dict[str, NodeTemplate] = {}
         self._raw_nodes: Any = {}
         self._names: set[str] = set()
+        self._relationship_names: set[str] = set()
         self._impl_checked: dict[tuple[str, str | None], str | None] = {}
 
     # -- helpers -------------------------------------------------------------------------
@@ -241,7 +243,8 @@ class _Builder:
             if isinstance(f, fn.GetInput) and f.input_name not in names:
                 self.problems.append(Problem(f"get_input of unknown input '{f.input_name}'", loc))
             entity = getattr(f, "entity", None)
-            if entity is not None and entity not in _ENTITIES and entity not in self._node_names:
+            known = entity in self._node_names or entity in self._relationship_names
+            if entity is not None and entity not in _ENTITIES and not known:
                 self.problems.append(Problem(f"{f.name} refers to unknown node '{entity}'", loc))
         return parsed
 
@@ -300,7 +303,11 @@ class _Builder:
         model.inputs = self.parse_inputs(topo.get("inputs"), "topology", Location(file=self.file))
         self.input_names = set(model.inputs)
         self._set_raw_nodes(topo.get("node_templates"))
+        rels = topo.get("relationship_templates")
+        if isinstance(rels, dict):
+            self._relationship_names = {r for r in rels if isinstance(r, str)}
         model.nodes = self._nodes(topo)
+        model.relationship_templates = self._relationship_templates(rels)
         self.nodes = model.nodes
         self._resolve_requirements(model, topo)
         model.outputs = self._outputs(topo.get("outputs"))
@@ -508,6 +515,28 @@ class _Builder:
         for name, value in given.items():
             values[str(name)] = self.parse_value(value, _at(loc, line_of(given, name), str(name)))
         return values
+
+    def _relationship_templates(self, raw: Any) -> dict[str, RelationshipTemplate]:
+        found: dict[str, RelationshipTemplate] = {}
+        if not isinstance(raw, dict):
+            return found
+        for name, rt in raw.items():
+            rtype = rt.get("type") if isinstance(rt, dict) else None
+            if not isinstance(rtype, str) or not self.reg.has("relationship_types", rtype):
+                continue  # reported where a requirement uses it
+            loc = Location(file=self.file, line=line_of(raw, name), node=str(name))
+            defs = self.reg.merged_map("relationship_types", rtype, "attributes")
+            attributes = {k: d["default"] for k, d in defs.items()
+                          if isinstance(d, dict) and "default" in d}  # fmt: skip
+            given = rt.get("attributes")
+            if isinstance(given, dict):
+                attributes.update({str(k): self.parse_value(v, loc) for k, v in given.items()})
+            found[str(name)] = RelationshipTemplate(
+                str(name), rtype,
+                self._properties("relationship_types", rtype, rt, "properties", loc),
+                attributes,
+            )  # fmt: skip
+        return found
 
     def _capabilities(self, ntype: str, nt: Any, loc: Location) -> dict[str, Capability]:
         defs = self.reg.merged_map("node_types", ntype, "capabilities")
@@ -870,6 +899,11 @@ class _Builder:
             capability=cap if isinstance(cap, str) else None,
             relationship_types=self.reg.ancestry("relationship_types", rel),
             properties=self._properties("relationship_types", rel, props_tpl, "properties", loc),
+            attributes={
+                k: d["default"]
+                for k, d in self.reg.merged_map("relationship_types", rel, "attributes").items()
+                if isinstance(d, dict) and "default" in d
+            },
             interfaces=ifaces,
             location=loc,
         )

@@ -91,6 +91,7 @@ class Requirement:
     capability: str | None = None
     relationship_types: list[str] = field(default_factory=list)  # relationship type ancestry
     properties: dict[str, Any] = field(default_factory=dict)  # of the relationship
+    attributes: dict[str, Any] = field(default_factory=dict)  # its type's defaults
     interfaces: dict[str, dict[str, Operation]] = field(default_factory=dict)
     location: Location = Location()
 
@@ -160,6 +161,17 @@ class NodeTemplate:
     @property
     def run_in_standard_mode(self) -> bool:
         return self.properties.get("run_in_standard_mode") is True
+
+
+@dataclass
+class RelationshipTemplate:
+    """A topology ``relationship_templates`` entry: its values as written (type defaults,
+    then the template's), which ``get_property`` / ``get_attribute`` read by its name."""
+
+    name: str
+    type: str
+    properties: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -238,6 +250,7 @@ class ToscaModel:
     inputs: dict[str, InputDef] = field(default_factory=dict)
     input_values: dict[str, Any] = field(default_factory=dict)  # typed: given or default
     nodes: dict[str, NodeTemplate] = field(default_factory=dict)
+    relationship_templates: dict[str, RelationshipTemplate] = field(default_factory=dict)
     outputs: dict[str, Output] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     workflows: dict[str, Workflow] = field(default_factory=dict)

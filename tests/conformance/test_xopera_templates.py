@@ -27,6 +27,7 @@ ACCEPTED = [
     "examples/policy_triggers",  # 1.3 triggers; requirement definitions without `node`
     "examples/capability_attributes_properties",
     "examples/nginx_openstack",  # tosca.capabilities.Compute
+    "examples/tosca_functions",  # functions naming a relationship template
     "tests/integration/compare/service1.yaml",
     "tests/integration/compare/service2.yaml",
 ]
@@ -73,6 +74,15 @@ def _deploy(tmp_path: Path, template: str, *inputs: str) -> subprocess.Completed
         argv += ["-i", item]
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300,
                           check=False)  # fmt: skip
+
+
+@pytest.mark.integration
+def test_relationship_values_reach_relationship_operations(tmp_path: Path) -> None:
+    # Its relationship operations read the relationship's own attribute and property
+    # through SELF and the relationship template's by name; SOURCE / TARGET the nodes'.
+    done = _deploy(tmp_path, "examples/tosca_functions")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "post_configure_target ok" in done.stdout
 
 
 @pytest.mark.integration
