@@ -86,13 +86,17 @@ def default_strategy() -> str:
 
 
 def resolve_playbook(primary: str, template_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Find an operation's playbook: absolute, else relative to the template directory,
+    """Find an operation's playbook: absolute (or, when no such file exists, from the
+    template's root directory: a CSAR-root path), else relative to the template directory,
     else in the bundled ``playbooks/`` package. ``ExecutionError`` if none exists."""
     # Deferred: the playbooks package only when a bundled playbook is looked up.
     from playbooks import PLAYBOOKS_DIR
 
     path = Path(primary)
     candidates = [path] if path.is_absolute() else []
+    if path.is_absolute() and template_dir is not None:
+        # Written from the CSAR's root ("/modules/x.yaml"), as other orchestrators allow.
+        candidates.append(Path(template_dir) / primary.lstrip("/"))
     if not path.is_absolute():
         if template_dir is not None:
             candidates.append(Path(template_dir) / path)

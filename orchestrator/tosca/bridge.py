@@ -30,10 +30,15 @@ def clean_copy(source: Source) -> dict[str, Any]:
     tpl.pop("imports", None)
     if source.url_imports:
         tpl["imports"] = _plain(source.url_imports)
+    # 1.3 fields tosca-parser does not know: a template's `namespace`, and `metadata` in
+    # type definitions (informational; it mistakes a policy type's for a section).
+    tpl.pop("namespace", None)
     for section in TYPE_SECTIONS:
         merged: dict[str, Any] = {}
         for name, (definition, _file) in source.types.get(section, {}).items():
             merged[name] = _plain(definition)
+            if isinstance(merged[name], dict):
+                merged[name].pop("metadata", None)
         if merged:
             tpl[section] = merged
     _fill_normative_gaps(tpl)

@@ -105,7 +105,10 @@ def implementation_problem(impl: Implementation, template_dir: Path | str | None
 
     path = Path(primary)
     if path.is_absolute():
-        return None if path.is_file() else f"playbook '{primary}' not found"
+        csar_root = Path(template_dir) / primary.lstrip("/") if template_dir else None
+        if path.is_file() or (csar_root is not None and csar_root.is_file()):
+            return None
+        return f"playbook '{primary}' not found (nor from the template's root directory)"
     bases = [b for b in (impl.base_dir, template_dir) if b] + [PLAYBOOKS_DIR]
     if any((Path(b) / path).is_file() for b in bases):
         return None

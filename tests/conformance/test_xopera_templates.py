@@ -173,3 +173,56 @@ def test_an_unimplemented_declared_operation_is_a_no_op_and_any_state_is_kept(
         assert node["state"] == "failed"
     finally:
         service.close()
+
+
+ROOTED = """\
+tosca_definitions_version: tosca_simple_yaml_1_3
+namespace: "urn:conformance.test"
+policy_types:
+  my.policies.Note:
+    derived_from: tosca.policies.Root
+    metadata: {targetNamespace: my.policies}
+node_types:
+  my.nodes.Marker:
+    derived_from: tosca.nodes.Root
+    properties:
+      path: {type: string}
+    interfaces:
+      Standard:
+        operations:
+          create:
+            implementation: /modules/create.yaml
+            inputs:
+              path: {value: {get_property: [SELF, path]}, type: string}
+topology_template:
+  node_templates:
+    marker:
+      type: my.nodes.Marker
+      properties:
+        path: MARKER
+  policies:
+    - note:
+        type: my.policies.Note
+        targets: [marker]
+"""
+
+CREATE = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {dest: "{{ path }}", content: written}
+"""
+
+
+@pytest.mark.integration
+def test_namespace_type_metadata_and_csar_root_paths(tmp_path: Path) -> None:
+    (tmp_path / "modules").mkdir()
+    (tmp_path / "modules" / "create.yaml").write_text(CREATE)
+    marker = tmp_path / "marker.txt"
+    (tmp_path / "service.yaml").write_text(ROOTED.replace("MARKER", str(marker)))
+    service = Service(tmp_path / "ws")
+    try:
+        assert service.deploy(tmp_path / "service.yaml").ok
+    finally:
+        service.close()
+    assert marker.read_text() == "written"
