@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator.errors import ExecutionError, Location
 from orchestrator.tosca import functions as fn
-from orchestrator.tosca.model import RelationshipTemplate, Requirement, ToscaModel
+from orchestrator.tosca.model import Policy, RelationshipTemplate, Requirement, ToscaModel
 
 __all__ = ["AttributesLookup", "ModelEvalContext", "OutputsLookup", "SecretsLookup"]
 
@@ -91,7 +91,11 @@ class ModelEvalContext:
             resolved = self.model.host_of(self.node) if self.node in self.model.nodes else None
         else:
             resolved = entity
-        known = resolved in self.model.nodes or resolved in self.model.relationship_templates
+        known = (
+            resolved in self.model.nodes
+            or resolved in self.model.relationship_templates
+            or self._policy(resolved) is not None
+        )
         if resolved is None or not known:
             raise self._error(f"cannot resolve entity '{entity}'")
         return resolved
@@ -137,6 +141,12 @@ class ModelEvalContext:
         rel = self.model.relationship_templates.get(node_name)
         if rel is not None and node_name not in self.model.nodes:
             return self._relationship_template_value(rel, path, attribute)
+        policy = self._policy(node_name) if node_name not in self.model.nodes else None
+        if policy is not None:
+            # A policy's property, by the policy's name or type (as xOpera reads them).
+            if path[0] not in policy.properties:
+                raise self._error(f"policy '{policy.name}' has no property '{path[0]}'")
+            return _walk(self.evaluate(policy.properties[path[0]]), path[1:], self)
         try:
             return self._node_value(node_name, path, attribute)
         except ExecutionError:
@@ -147,6 +157,15 @@ class ModelEvalContext:
             if path[0] not in values:
                 raise
             return _walk(self.for_node(node_name).evaluate(values[path[0]]), path[1:], self)
+
+    def _policy(self, name: str | None) -> Policy | None:
+        if name is None:
+            return None
+        found = self.model.policies.get(name)
+        if found is not None:
+            return found
+        return next((p for p in self.model.policies.values() if p.is_a(name) or p.type == name),
+                    None)  # fmt: skip
 
     def _relationship_values(self, req: Requirement, attribute: bool) -> dict[str, Any]:
         """The values of a requirement's relationship: its template's, then its own."""

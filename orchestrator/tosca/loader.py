@@ -219,6 +219,7 @@ class _Builder:
         self._raw_nodes: Any = {}
         self._names: set[str] = set()
         self._relationship_names: set[str] = set()
+        self._policy_refs: set[str] = set()  # policy names and types (xOpera reads these)
         self._impl_checked: dict[tuple[str, str | None], str | None] = {}
 
     # -- helpers -------------------------------------------------------------------------
@@ -243,7 +244,11 @@ class _Builder:
             if isinstance(f, fn.GetInput) and f.input_name not in names:
                 self.problems.append(Problem(f"get_input of unknown input '{f.input_name}'", loc))
             entity = getattr(f, "entity", None)
-            known = entity in self._node_names or entity in self._relationship_names
+            known = (
+                entity in self._node_names
+                or entity in self._relationship_names
+                or entity in self._policy_refs
+            )
             if entity is not None and entity not in _ENTITIES and not known:
                 self.problems.append(Problem(f"{f.name} refers to unknown node '{entity}'", loc))
         return parsed
@@ -306,6 +311,11 @@ class _Builder:
         rels = topo.get("relationship_templates")
         if isinstance(rels, dict):
             self._relationship_names = {r for r in rels if isinstance(r, str)}
+        for entry in topo.get("policies") or []:
+            for pname, pdef in entry.items() if isinstance(entry, dict) else ():
+                self._policy_refs.add(str(pname))
+                if isinstance(pdef, dict) and isinstance(pdef.get("type"), str):
+                    self._policy_refs.add(pdef["type"])
         model.nodes = self._nodes(topo)
         model.relationship_templates = self._relationship_templates(rels)
         self.nodes = model.nodes

@@ -28,6 +28,7 @@ ACCEPTED = [
     "examples/capability_attributes_properties",
     "examples/nginx_openstack",  # tosca.capabilities.Compute
     "examples/tosca_functions",  # functions naming a relationship template
+    "tests/integration/notify",  # 1.3 triggers; get_property naming policy types; 10 for a float
     "tests/integration/compare/service1.yaml",
     "tests/integration/compare/service2.yaml",
 ]
@@ -74,6 +75,12 @@ def _deploy(tmp_path: Path, template: str, *inputs: str) -> subprocess.Completed
         argv += ["-i", item]
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300,
                           check=False)  # fmt: skip
+
+
+@pytest.mark.integration
+def test_notify_deploys_reading_its_policies_properties(tmp_path: Path) -> None:
+    done = _deploy(tmp_path, "tests/integration/notify")
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.integration
