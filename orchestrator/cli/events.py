@@ -4,6 +4,7 @@ event hooks (see ``orchestrator.events``)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from datetime import UTC, datetime
@@ -133,7 +134,12 @@ def register(app: typer.Typer) -> None:
                 while thread.is_alive():
                     thread.join(0.5)
             _echo(f"stopped after {listener.outcomes} alerts")
-            service.close()
+            # Every alert and transition is committed already. Leave without interpreter
+            # finalisation: source and run threads may still be inside httpx or sqlite3,
+            # and tearing the interpreter down under them can crash it (seen: SIGSEGV).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
     @events.command("replay")
     def replay_cmd(
