@@ -19,7 +19,7 @@ estimate, so steps that have not read it yet use it; ``rerun`` starts a refineme
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 import os
 import threading
@@ -385,8 +385,6 @@ def _report_key(event: dict[str, Any], payload: str) -> str:
     ident = event.get("event_id") or ""
     updated = event.get("updated") or ""
     if not ident or not updated:
-        import hashlib  # Deferred: only reports without an id or update time need it.
-
         updated = f"{updated}#{hashlib.sha256(payload.encode()).hexdigest()[:16]}"
     return f"{event['source_format']}:{event.get('agency', '')}:{ident}:{updated}"
 
@@ -406,7 +404,3 @@ def _nearest(
         if d <= km and (best is None or d < best[0]):
             best = (d, q)
     return None if best is None else best[1]
-
-
-def event_json(outcome: Outcome) -> str:
-    return json.dumps({k: v for k, v in outcome.__dict__.items() if k != "handles"})

@@ -144,10 +144,6 @@ class AlertRecords(Database):
                 self._save_cursor(cur, *cursor)
         return message_id
 
-    def delivered(self, delivery: str) -> bool:
-        rows = self._read("SELECT 1 FROM alert_messages WHERE delivery=? LIMIT 1", (delivery,))
-        return bool(rows)
-
     @staticmethod
     def _save_cursor(cur: Any, source: str, value: str) -> None:
         cur.execute(

@@ -139,10 +139,6 @@ class ExecutionRecords(Database):
         )
         self._event(cur, exec_id, deployment_id, "execution", exec_id, "pending", workflow)
 
-    def execution_for_key(self, key: str) -> str | None:
-        rows = self._read("SELECT execution_id FROM execution_keys WHERE key=?", (key,))
-        return str(rows[0][0]) if rows else None
-
     def get_execution(self, execution_id: str) -> ExecutionRecord:
         rows = self._read("SELECT * FROM executions WHERE id=?", (execution_id,))
         if not rows:
