@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _scheme
+from . import _muscl, _scheme
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -70,6 +70,20 @@ _CPU_KERNELS = (
     "advance",
     "max_rate_rows",
 )
+# The second-order build (``_muscl``): the shared scalar functions, then its own.
+SCALAR_FUNCS_2 = (*SCALAR_FUNCS, "half_slope", "face_state", "cell_rhs2", "combine_rate")
+_CPU_KERNELS_2 = (
+    *SCALAR_FUNCS_2,
+    "row_max",
+    "prep_rows",
+    "slope_rows",
+    "yfaces_row2",
+    "xfaces_row2",
+    "update_row2",
+    "stage_rows",
+    "advance2",
+    "max_rate_rows",
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,12 @@ class SolverConfig:
     a cell is dry (1e-12 to 1); manning: Manning coefficient (s m^-1/3, 0 disables
     friction); g: gravity (m/s^2); boundary: ``"open"`` (zero-gradient + sponge) or
     ``"wall"`` (reflecting); sponge_cells: width of the sponge layer at open boundaries;
-    arrival_threshold: |eta - eta_initial| (m) that marks the wave's arrival.
+    arrival_threshold: |eta - eta_initial| (m) that marks the wave's arrival; order: 2
+    (MUSCL reconstruction, hydrostatic reconstruction, two-stage Runge-Kutta: see
+    :mod:`workflows.tsunami._muscl`) or 1 (the first-order scheme of
+    :mod:`workflows.tsunami._scheme`, kept for comparison); limiter_theta: the generalised
+    minmod limiter's parameter for order 2, from 1 (minmod, the most dissipative) to 2 (MC,
+    the least); 1.3 is the value Kurganov & Petrova (2007) recommend for shallow water.
     """
 
     cfl: float = 0.5
@@ -90,8 +109,14 @@ class SolverConfig:
     boundary: str = "open"
     sponge_cells: int = 4
     arrival_threshold: float = 0.01
+    order: int = 2
+    limiter_theta: float = 1.3
 
     def __post_init__(self) -> None:
+        if self.order not in (1, 2):
+            raise ValueError(f"order must be 1 or 2, got {self.order}")
+        if not 1.0 <= self.limiter_theta <= 2.0:
+            raise ValueError(f"limiter_theta must be in [1, 2], got {self.limiter_theta}")
         if not 0.0 < self.cfl <= 1.0:
             raise ValueError(f"cfl must be in (0, 1], got {self.cfl}")
         if self.boundary not in ("open", "wall"):
@@ -206,14 +231,16 @@ class SimulationResult:
 def build_kernels(
     names: Sequence[str], jit_for: Callable[[str], Callable[[Any], Any]], extra: dict[str, Any]
 ) -> dict:
-    """Compile the scheme's functions ``names`` (callees first) for one target, wiring their
-    calls to each other through a private globals table."""
+    """Compile the scheme's functions ``names`` (callees first; from ``_scheme`` or
+    ``_muscl``) for one target, wiring their calls to each other through a private globals
+    table."""
     env = dict(vars(_scheme))
+    env.update(vars(_muscl))
     env.update(extra)
     suffix = extra.get("_suffix", "")
     built: dict[str, Any] = {}
     for name in names:
-        src = getattr(_scheme, name)
+        src = getattr(_muscl, name, None) or getattr(_scheme, name)
         fn = types.FunctionType(src.__code__, env, name, src.__defaults__, src.__closure__)
         fn.__module__ = _scheme.__name__
         # A distinct qualname per variant keeps numba's on-disk caches apart.
@@ -224,7 +251,7 @@ def build_kernels(
     return built
 
 
-_CPU: dict[bool, dict] = {}
+_CPU: dict[tuple[bool, int], dict] = {}
 
 # Below this many cells one thread wins: a parallel region costs a thread wake-up per step,
 # and on a busy machine a descheduled worker stalls every step by a scheduler time slice.
@@ -243,10 +270,11 @@ def _cores_are_free() -> bool:
     return load <= (os.cpu_count() or 1) - 1
 
 
-def cpu_kernels(parallel: bool = True) -> dict:
-    """The numba CPU build, multi-threaded (``prange``) or serial; compiled lazily and cached
-    on disk by numba (``cache=True``), so only the first run on a machine pays the compile."""
-    if parallel not in _CPU:
+def cpu_kernels(parallel: bool = True, order: int = 1) -> dict:
+    """The numba CPU build of the first- or second-order scheme, multi-threaded (``prange``)
+    or serial; compiled lazily and cached on disk by numba (``cache=True``), so only the
+    first run on a machine pays the compile."""
+    if (parallel, order) not in _CPU:
         import numba
 
         def jit_for(name: str):
@@ -257,7 +285,8 @@ def cpu_kernels(parallel: bool = True) -> dict:
             # scheme let LLVM vectorise the row loops without it.
             # Scalar functions are inlined in numba's IR: as separate LLVM functions they
             # stay opaque calls (returning tuples through memory) that block vectorisation.
-            inline = "never" if name.endswith(("_row", "_rows")) or name == "advance" else "always"
+            rowwise = "_row" in name or name.startswith("advance")
+            inline = "never" if rowwise else "always"
             flags = {"contract", "nnan"} if name == "row_max" else {"contract"}
             return numba.njit(
                 cache=True,
@@ -269,9 +298,10 @@ def cpu_kernels(parallel: bool = True) -> dict:
             )
 
         extra = {"prange": numba.prange if parallel else range}
-        extra["_suffix"] = "" if parallel else "_serial"
-        _CPU[parallel] = build_kernels(_CPU_KERNELS, jit_for, extra)
-    return _CPU[parallel]
+        extra["_suffix"] = ("" if parallel else "_serial") + ("" if order == 1 else "_o2")
+        names = _CPU_KERNELS if order == 1 else _CPU_KERNELS_2
+        _CPU[(parallel, order)] = build_kernels(names, jit_for, extra)
+    return _CPU[(parallel, order)]
 
 
 def gpu_available() -> bool:
@@ -321,8 +351,11 @@ def _poi_cells(mesh: Mesh, h: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> n
 class _CpuBackend:
     name = "cpu"
 
-    def __init__(self, arrays: dict[str, np.ndarray], threads: int | None = None):
+    def __init__(
+        self, arrays: dict[str, np.ndarray], threads: int | None = None, order: int = 1
+    ):
         cells = arrays["h"].size
+        self.order = order
         # Results are bit-identical whatever the thread count (each face has one formula and
         # the time step is a maximum), so this choice only affects speed.
         parallel = threads != 1 and (
@@ -335,7 +368,7 @@ class _CpuBackend:
             if threads:
                 numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             nbands = numba.get_num_threads()
-        self.k = cpu_kernels(parallel)
+        self.k = cpu_kernels(parallel, order)
         self.a = arrays
         for x in ("h", "hu", "hv"):
             self.a[x + "2"] = np.empty_like(arrays["h"])
@@ -346,6 +379,8 @@ class _CpuBackend:
         self.work = np.zeros((nbands, 17, nx + 1))
         self.chunkrate = np.zeros(nbands)
         self.rowrate = np.zeros(ny)
+        # Second order: u, v, eta and the x / y half-slopes of (h, eta, u, v), per cell.
+        self.scratch = np.zeros((11, ny, nx)) if order == 2 else None
 
     def initial_rate(self, eps: float, g: float) -> float:
         a = self.a
@@ -360,6 +395,13 @@ class _CpuBackend:
     ) -> tuple[float, int, float]:  # fmt: skip
         """Steps in one compiled call; see ``_scheme.advance``."""
         a = self.a
+        if self.order == 2:  # the state stays in (h, hu, hv); (h2, ...) hold the first stage
+            return self.k["advance2"](
+                a["h"], a["hu"], a["hv"], a["b"], a["h2"], a["hu2"], a["hv2"],
+                a["inv_dx"], a["cn"], a["cs"], a["inv_dy"], a["tanr"], a["sigma"], params,
+                a["maxh"], a["arrival"], a["eta0"], self.work, self.chunkrate,
+                t, rate, cfl, t_end, t_poi, nmax, self.scratch,
+            )  # fmt: skip
         t, n, rate = self.k["advance"](
             a["h"], a["hu"], a["hv"], a["b"], a["h2"], a["hu2"], a["hv2"],
             a["inv_dx"], a["cn"], a["cs"], a["inv_dy"], a["tanr"], a["sigma"], params,
@@ -396,13 +438,15 @@ def _advance_stepwise(
             return t, n, rate
 
 
-def _make_backend(name: str, arrays: dict[str, np.ndarray], threads: int | None = None):
+def _make_backend(
+    name: str, arrays: dict[str, np.ndarray], threads: int | None = None, order: int = 1
+):
     if name == "cpu":
-        return _CpuBackend(arrays, threads)
+        return _CpuBackend(arrays, threads, order)
     if name == "gpu":
         from .gpu import GpuBackend
 
-        return GpuBackend(arrays)
+        return GpuBackend(arrays, order)
     if name == "numpy":
         from .reference import NumpyBackend
 
@@ -476,7 +520,7 @@ def simulate(
     }
     if backend == "auto":
         backend = "gpu" if gpu_available() else "cpu"
-    engine = _make_backend(backend, arrays, threads)
+    engine = _make_backend(backend, arrays, threads, config.order)
     rate = engine.initial_rate(eps, config.g)
     if rate <= 0.0:
         raise ValueError("the domain has no wet cell: nothing to simulate")
@@ -493,7 +537,7 @@ def simulate(
 
     params = np.array(
         [config.g, eps, 0.0, config.manning, 1.0 if config.boundary == "wall" else 0.0,
-         config.arrival_threshold]
+         config.arrival_threshold, config.limiter_theta, float(config.order)]
     )  # fmt: skip
     t = 0.0
     steps = 0

@@ -1,0 +1,327 @@
+"""The second-order scheme, written once as scalar Python functions (compiled as
+:mod:`workflows.tsunami._scheme` is: see that module for the CPU and GPU builds and the
+performance rules the functions follow: selects instead of branches, no libm call but
+``sqrt``).
+
+Scheme (second order in space and time; ``SolverConfig(order=2)``, the default):
+
+- MUSCL reconstruction (van Leer 1979) of the free surface ``eta = h + b``, the depth ``h``
+  and the velocities ``u``, ``v`` at the four faces of every cell, with the generalised
+  minmod limiter ``minmod(theta dl, (dl + dr) / 2, theta dr)`` (``theta`` from 1, minmod, to
+  2, MC; Kurganov & Petrova 2007); the bed at a face is ``eta_face - h_face``. Limited face
+  values stay between the neighbours' values, so face depths are never negative. The slope
+  is zero next to a dry cell and in the first and last cell of each direction, where the
+  scheme falls back to first order (wetting and drying stay robust);
+- the hydrostatic reconstruction of Audusse et al. (SIAM J. Sci. Comput. 25, 2004) at every
+  face from those face values, with the same HLL flux as the first-order scheme, plus the
+  centred bed source of their second-order extension, ``-g (h_W + h_E) / 2 (b_E - b_W) / dx``
+  per direction. On the sphere the pressure term on the converging side walls uses the mean
+  of the two face pressures, ``g (h_N^2 + h_S^2) / 4 (cn - cs)``, so that with the centred
+  source the lake at rest is kept exactly (the face terms cancel as ``eta_N - eta_S = 0``);
+- two-stage strong-stability-preserving Runge-Kutta in time (Heun; Shu & Osher 1988):
+  ``U1 = S(U + dt L(U))``, ``U_new = (U + S(U1 + dt L(U1))) / 2``, where ``S`` is the
+  positivity clip, the sponge and the semi-implicit Manning friction of each stage. A convex
+  combination of non-negative depths stays non-negative.
+
+Each step runs, per stage, three passes over the grid (each ``prange`` over rows): cell
+velocities and surface (:func:`prep_rows`), limited half-slopes (:func:`slope_rows`), then
+face fluxes and the update (:func:`stage_rows`, bands of rows with row buffers as in the
+first-order :func:`~workflows.tsunami._scheme.step_rows`: every face flux computed once).
+The second stage writes the combined state over the first buffers in place (each cell
+reads its own old value only), so the state never changes buffers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._scheme import face_flux, friction_rate, rcbrt, row_max, sponge_clip, velocities
+
+prange = range  # replaced by numba.prange in the CPU build
+
+
+def half_slope(qm, q, qp, theta):
+    """Half the limited slope of q between its neighbours qm (before) and qp (after):
+    generalised minmod, 0 at an extremum."""
+    dl = q - qm
+    dr = qp - q
+    m = min(theta * min(abs(dl), abs(dr)), 0.5 * abs(dl + dr))
+    s = m if dl > 0.0 else -m
+    return 0.5 * s if dl * dr > 0.0 else 0.0
+
+
+def face_state(h, sh, e, se, u, su, v, sv, side):
+    """Reconstructed (h, u, v, b) at the face on ``side`` (+1 east / north, -1 west / south)."""
+    hf = h + side * sh
+    return hf, u + side * su, v + side * sv, (e + side * se) - hf
+
+
+def prep_rows(h, hu, hv, b, eps, u, v, e):
+    """Velocities (zero in dry cells) and free surface of every cell."""
+    ny, nx = h.shape
+    for jq in prange(ny):
+        j = np.int64(jq)
+        for i in range(nx):
+            a, c = velocities(h[j, i], hu[j, i], hv[j, i], eps)
+            u[j, i] = a
+            v[j, i] = c
+            e[j, i] = h[j, i] + b[j, i]
+
+
+def slope_rows(h, e, u, v, eps, theta, sx, sy):
+    """Limited half-slopes of (h, eta, u, v) along x (``sx[0:4]``) and y (``sy[0:4]``); zero
+    where the cell or a neighbour in that direction is dry and on the grid's edges."""
+    ny, nx = h.shape
+    for jq in prange(ny):
+        j = np.int64(jq)
+        for i in range(1, nx - 1):  # interior columns: selects only, so the loop vectorises
+            ok = h[j, i - 1] > eps and h[j, i] > eps and h[j, i + 1] > eps
+            a = half_slope(h[j, i - 1], h[j, i], h[j, i + 1], theta)
+            c = half_slope(e[j, i - 1], e[j, i], e[j, i + 1], theta)
+            d = half_slope(u[j, i - 1], u[j, i], u[j, i + 1], theta)
+            f = half_slope(v[j, i - 1], v[j, i], v[j, i + 1], theta)
+            sx[0, j, i] = a if ok else 0.0
+            sx[1, j, i] = c if ok else 0.0
+            sx[2, j, i] = d if ok else 0.0
+            sx[3, j, i] = f if ok else 0.0
+        for k in range(4):
+            sx[k, j, 0] = 0.0
+            sx[k, j, nx - 1] = 0.0
+        if j == 0 or j == ny - 1:
+            for k in range(4):
+                for i in range(nx):
+                    sy[k, j, i] = 0.0
+        else:
+            for i in range(nx):
+                ok = h[j - 1, i] > eps and h[j, i] > eps and h[j + 1, i] > eps
+                a = half_slope(h[j - 1, i], h[j, i], h[j + 1, i], theta)
+                c = half_slope(e[j - 1, i], e[j, i], e[j + 1, i], theta)
+                d = half_slope(u[j - 1, i], u[j, i], u[j + 1, i], theta)
+                f = half_slope(v[j - 1, i], v[j, i], v[j + 1, i], theta)
+                sy[0, j, i] = a if ok else 0.0
+                sy[1, j, i] = c if ok else 0.0
+                sy[2, j, i] = d if ok else 0.0
+                sy[3, j, i] = f if ok else 0.0
+
+
+def yfaces_row2(  # noqa: PLR0913 - a kernel: every array is an argument
+    jl, sidel, sgnl, jr, sider, sgnr, h, e, u, v, sy, g, fh, fnl, fnr, ft,
+):  # fmt: skip
+    """Fluxes across the faces between row ``jl`` (its ``sidel`` face states) and row ``jr``
+    (its ``sider`` states): normal velocity v, tangential u. ``sgnl`` / ``sgnr`` multiply
+    the normal velocity: -1 mirrors a ghost row for reflecting walls."""
+    for i in range(h.shape[1]):
+        hl, ul, vl, bl = face_state(h[jl, i], sy[0, jl, i], e[jl, i], sy[1, jl, i],
+                                    u[jl, i], sy[2, jl, i], v[jl, i], sy[3, jl, i], sidel)  # fmt: skip
+        hr, ur, vr, br = face_state(h[jr, i], sy[0, jr, i], e[jr, i], sy[1, jr, i],
+                                    u[jr, i], sy[2, jr, i], v[jr, i], sy[3, jr, i], sider)  # fmt: skip
+        a, b, c, d = face_flux(hl, sgnl * vl, ul, bl, hr, sgnr * vr, ur, br, g)
+        fh[i] = a
+        fnl[i] = b
+        fnr[i] = c
+        ft[i] = d
+
+
+def xfaces_row2(j, h, e, u, v, sx, g, closed, fh, fnl, fnr, ft):
+    """Fluxes across the nx + 1 faces of row ``j``; face i is west of cell i."""
+    nx = h.shape[1]
+    for i in range(1, nx):
+        hl, ul, vl, bl = face_state(h[j, i - 1], sx[0, j, i - 1], e[j, i - 1], sx[1, j, i - 1],
+                                    u[j, i - 1], sx[2, j, i - 1], v[j, i - 1], sx[3, j, i - 1],
+                                    1.0)  # fmt: skip
+        hr, ur, vr, br = face_state(h[j, i], sx[0, j, i], e[j, i], sx[1, j, i],
+                                    u[j, i], sx[2, j, i], v[j, i], sx[3, j, i], -1.0)  # fmt: skip
+        a, bq, c, d = face_flux(hl, ul, vl, bl, hr, ur, vr, br, g)
+        fh[i] = a
+        fnl[i] = bq
+        fnr[i] = c
+        ft[i] = d
+    sgn = -1.0 if closed else 1.0
+    # Ghost cells: the edge cell's outer face state, mirrored (walls) or copied (open).
+    hw, uw, vw, bw = face_state(h[j, 0], sx[0, j, 0], e[j, 0], sx[1, j, 0],
+                                u[j, 0], sx[2, j, 0], v[j, 0], sx[3, j, 0], -1.0)  # fmt: skip
+    a, bq, c, d = face_flux(hw, sgn * uw, vw, bw, hw, uw, vw, bw, g)
+    fh[0] = a
+    fnl[0] = bq
+    fnr[0] = c
+    ft[0] = d
+    k = nx - 1
+    he, ue, ve, be = face_state(h[j, k], sx[0, j, k], e[j, k], sx[1, j, k],
+                                u[j, k], sx[2, j, k], v[j, k], sx[3, j, k], 1.0)  # fmt: skip
+    a, bq, c, d = face_flux(he, ue, ve, be, he, sgn * ue, ve, be, g)
+    fh[nx] = a
+    fnl[nx] = bq
+    fnr[nx] = c
+    ft[nx] = d
+
+
+def cell_rhs2(  # noqa: PLR0913
+    hc, uc, vc, ec, sxh, sxe, syh, sye,
+    fh_w, fn_w, ft_w, fh_e, fn_e, ft_e, fh_s, fn_s, ft_s, fh_n, fn_n, ft_n,
+    idx, cnj, csj, tanrj, g,
+):  # fmt: skip
+    """Time derivative (dh, dhu, dhv) of one cell from its face fluxes, the centred bed
+    sources and the spherical terms (``fn_w`` / ``fn_s`` as seen by this cell)."""
+    he = hc + sxh
+    hw = hc - sxh
+    be = (ec + sxe) - he
+    bw = (ec - sxe) - hw
+    hn = hc + syh
+    hs = hc - syh
+    bn = (ec + sye) - hn
+    bs = (ec - sye) - hs
+    dh = -(idx * (fh_e - fh_w) + (cnj * fh_n - csj * fh_s))
+    dhu = -(idx * (fn_e - fn_w) + (cnj * ft_n - csj * ft_s))
+    dhv = -(idx * (ft_e - ft_w) + (cnj * fn_n - csj * fn_s))
+    dhu = dhu - idx * (0.5 * g) * (hw + he) * (be - bw) + tanrj * hc * uc * vc
+    dhv = (dhv - (0.5 * (cnj + csj)) * (0.5 * g) * (hs + hn) * (bn - bs)
+           + (0.25 * g) * (hn * hn + hs * hs) * (cnj - csj) - tanrj * hc * uc * uc)  # fmt: skip
+    return dh, dhu, dhv
+
+
+def combine_rate(h0, hu0, hv0, hs, hus, hvs, idx, inv_dyj, g, eps):
+    """Heun's average of the step's start and second stage; the new state's inverse CFL time
+    scale (0 when dry) and the dry-cell cleanup."""
+    h = 0.5 * h0 + 0.5 * hs
+    hu = 0.5 * hu0 + 0.5 * hus
+    hv = 0.5 * hv0 + 0.5 * hvs
+    wet = h > eps
+    hsafe = h if wet else 1.0
+    inv = 1.0 / hsafe
+    c = math.sqrt(g * hsafe)
+    rate = max((abs(hu * inv) + c) * idx, (abs(hv * inv) + c) * inv_dyj) if wet else 0.0
+    hu = hu if wet and abs(hu) >= 1e-100 else 0.0
+    hv = hv if wet and abs(hv) >= 1e-100 else 0.0
+    return h, hu, hv, rate
+
+
+def update_row2(  # noqa: PLR0913 - a kernel: every array is an argument
+    j, h, hu, hv, u, v, e, sx, sy, h0, hu0, hv0, oh, ohu, ohv, fx, fs, fn, sigma, b,
+    maxh, arrival, eta0, idx, cnj, csj, inv_dyj, tanrj, g, eps, dt, manning, thr, t, final,
+    rate,
+):  # fmt: skip
+    """One stage of row ``j``: state (h, hu, hv) + dt L into (oh, ohu, ohv), then sponge and
+    friction; when ``final``, averaged with the step's start (h0, hu0, hv0 (the same arrays
+    as oh...), read before written) and max height / arrival tracked. ``rate[i]``: each
+    cell's inverse CFL time scale of the new state (scratch for the cube roots first)."""
+    nx = h.shape[1]
+    for i in range(nx):
+        dh, dhu, dhv = cell_rhs2(
+            h[j, i], u[j, i], v[j, i], e[j, i], sx[0, j, i], sx[1, j, i], sy[0, j, i],
+            sy[1, j, i],
+            fx[0, i], fx[2, i], fx[3, i], fx[0, i + 1], fx[1, i + 1], fx[3, i + 1],
+            fs[0, i], fs[2, i], fs[3, i], fn[0, i], fn[1, i], fn[3, i],
+            idx, cnj, csj, tanrj, g,
+        )  # fmt: skip
+        hn_, hun_, hvn_ = sponge_clip(h[j, i] + dt * dh, hu[j, i] + dt * dhu, hv[j, i] + dt * dhv,
+                                      b[j, i], sigma[j, i], eps, dt)  # fmt: skip
+        fx[4, i] = hn_
+        fx[5, i] = hun_
+        fx[6, i] = hvn_
+    if manning > 0.0:
+        for i in range(nx):
+            rate[i] = rcbrt(max(fx[4, i], eps))
+    for i in range(nx):
+        hn_, hun_, hvn_, r = friction_rate(fx[4, i], fx[5, i], fx[6, i], rate[i], idx, inv_dyj,
+                                           g, eps, dt, manning)  # fmt: skip
+        if final:
+            hn_, hun_, hvn_, r = combine_rate(h0[j, i], hu0[j, i], hv0[j, i], hn_, hun_, hvn_,
+                                              idx, inv_dyj, g, eps)  # fmt: skip
+            eta = hn_ + b[j, i]
+            wet = r > 0.0
+            m = maxh[j, i]
+            maxh[j, i] = eta if wet and eta > m else m
+            arr = arrival[j, i]
+            arrival[j, i] = t + dt if wet and arr < 0.0 and abs(eta - eta0[j, i]) > thr else arr
+        oh[j, i] = hn_
+        ohu[j, i] = hun_
+        ohv[j, i] = hvn_
+        rate[i] = r
+
+
+def stage_rows(  # noqa: PLR0913
+    h, hu, hv, u, v, e, sx, sy, h0, hu0, hv0, oh, ohu, ohv, b, inv_dx, cn, cs, inv_dy, tanr,
+    sigma, params, maxh, arrival, eta0, t, final, work, chunkrate,
+):  # fmt: skip
+    """One Runge-Kutta stage on the CPU: each thread sweeps a band of rows, computing every
+    face flux once into row buffers (``work[c]``) and updating the row right away."""
+    g = params[0]
+    eps = params[1]
+    dt = params[2]
+    manning = params[3]
+    closed = params[4] > 0.5
+    thr = params[5]
+    sgn = -1.0 if closed else 1.0
+    ny, nx = h.shape
+    nchunks = chunkrate.shape[0]
+    for cq in prange(nchunks):
+        c = np.int64(cq)
+        j0 = c * ny // nchunks
+        j1 = (c + 1) * ny // nchunks
+        w = work[c]
+        fx = w[0:8]  # x faces (rows 0-3) and the stage's new row before friction (4-6)
+        fs = w[8:12]
+        fn = w[12:16]
+        best = 0.0
+        if j1 > j0:
+            if j0 == 0:  # ghost row south of the domain
+                yfaces_row2(0, -1.0, sgn, 0, -1.0, 1.0, h, e, u, v, sy, g,
+                            fs[0], fs[1], fs[2], fs[3])  # fmt: skip
+            else:
+                yfaces_row2(j0 - 1, 1.0, 1.0, j0, -1.0, 1.0, h, e, u, v, sy, g,
+                            fs[0], fs[1], fs[2], fs[3])  # fmt: skip
+        for j in range(j0, j1):
+            if j + 1 < ny:
+                yfaces_row2(j, 1.0, 1.0, j + 1, -1.0, 1.0, h, e, u, v, sy, g,
+                            fn[0], fn[1], fn[2], fn[3])  # fmt: skip
+            else:  # ghost row north of the domain
+                yfaces_row2(j, 1.0, 1.0, j, 1.0, sgn, h, e, u, v, sy, g,
+                            fn[0], fn[1], fn[2], fn[3])  # fmt: skip
+            xfaces_row2(j, h, e, u, v, sx, g, closed, fx[0], fx[1], fx[2], fx[3])
+            update_row2(
+                j, h, hu, hv, u, v, e, sx, sy, h0, hu0, hv0, oh, ohu, ohv, fx, fs, fn, sigma, b,
+                maxh, arrival, eta0, inv_dx[j], cn[j], cs[j], inv_dy[j], tanr[j], g, eps, dt,
+                manning, thr, t, final, w[16],
+            )  # fmt: skip
+            best = max(best, row_max(w[16], nx))
+            fs, fn = fn, fs
+        chunkrate[c] = best
+
+
+def advance2(  # noqa: PLR0913
+    h, hu, hv, b, h1, hu1, hv1, inv_dx, cn, cs, inv_dy, tanr, sigma, params,
+    maxh, arrival, eta0, work, chunkrate, t, rate, cfl, t_end, t_poi, nmax, scratch,
+):  # fmt: skip
+    """Many second-order steps in one compiled call, with the stopping rules of
+    :func:`~workflows.tsunami._scheme.advance`; the state stays in (h, hu, hv).
+    ``scratch``: (11, ny, nx) for u, v, eta and the x / y half-slopes."""
+    eps = params[1]
+    theta = params[6]
+    u = scratch[0]
+    v = scratch[1]
+    e = scratch[2]
+    sx = scratch[3:7]
+    sy = scratch[7:11]
+    n = 0
+    while True:
+        dt = min(cfl / rate, t_end - t)
+        params[2] = dt
+        prep_rows(h, hu, hv, b, eps, u, v, e)
+        slope_rows(h, e, u, v, eps, theta, sx, sy)
+        stage_rows(h, hu, hv, u, v, e, sx, sy, h, hu, hv, h1, hu1, hv1, b, inv_dx, cn, cs,
+                   inv_dy, tanr, sigma, params, maxh, arrival, eta0, t, False, work,
+                   chunkrate)  # fmt: skip
+        prep_rows(h1, hu1, hv1, b, eps, u, v, e)
+        slope_rows(h1, e, u, v, eps, theta, sx, sy)
+        stage_rows(h1, hu1, hv1, u, v, e, sx, sy, h, hu, hv, h, hu, hv, b, inv_dx, cn, cs,
+                   inv_dy, tanr, sigma, params, maxh, arrival, eta0, t, True, work,
+                   chunkrate)  # fmt: skip
+        t += dt
+        n += 1
+        r = chunkrate.max()
+        if r > 0.0:
+            rate = r
+        if t >= t_end - 1e-9 or t >= t_poi - 1e-9 or n >= nmax:
+            return t, n, rate
