@@ -113,10 +113,28 @@ def yfaces_row2(  # noqa: PLR0913 - a kernel: every array is an argument
     (its ``sider`` states): normal velocity v, tangential u. ``sgnl`` / ``sgnr`` multiply
     the normal velocity: -1 mirrors a ghost row for reflecting walls."""
     for i in range(h.shape[1]):
-        hl, ul, vl, bl = face_state(h[jl, i], sy[0, jl, i], e[jl, i], sy[1, jl, i],
-                                    u[jl, i], sy[2, jl, i], v[jl, i], sy[3, jl, i], sidel)  # fmt: skip
-        hr, ur, vr, br = face_state(h[jr, i], sy[0, jr, i], e[jr, i], sy[1, jr, i],
-                                    u[jr, i], sy[2, jr, i], v[jr, i], sy[3, jr, i], sider)  # fmt: skip
+        hl, ul, vl, bl = face_state(
+            h[jl, i],
+            sy[0, jl, i],
+            e[jl, i],
+            sy[1, jl, i],
+            u[jl, i],
+            sy[2, jl, i],
+            v[jl, i],
+            sy[3, jl, i],
+            sidel,
+        )
+        hr, ur, vr, br = face_state(
+            h[jr, i],
+            sy[0, jr, i],
+            e[jr, i],
+            sy[1, jr, i],
+            u[jr, i],
+            sy[2, jr, i],
+            v[jr, i],
+            sy[3, jr, i],
+            sider,
+        )
         a, b, c, d = face_flux(hl, sgnl * vl, ul, bl, hr, sgnr * vr, ur, br, g)
         fh[i] = a
         fnl[i] = b
@@ -325,3 +343,108 @@ def advance2(  # noqa: PLR0913
             rate = r
         if t >= t_end - 1e-9 or t >= t_poi - 1e-9 or n >= nmax:
             return t, n, rate
+
+
+# --- The GPU form: one thread per cell, every value it needs recomputed from the state ------
+# The CPU passes above share u, v, eta and the slopes through scratch arrays; on the GPU a
+# thread instead reads the 9-cell cross (two cells each way) around its cell, so a stage is
+# one kernel launch with no scratch. The arithmetic of every face and cell is the same.
+
+
+def cell_values(h, hu, hv, b, j, i, eps):
+    """(h, u, v, eta) of cell (j, i), as :func:`prep_rows` stores them."""
+    hc = h[j, i]
+    uc, vc = velocities(hc, hu[j, i], hv[j, i], eps)
+    return hc, uc, vc, hc + b[j, i]
+
+
+def cross_slopes(h, hu, hv, b, j, i, dj, di, eps, theta):
+    """Half-slopes (h, eta, u, v) of cell (j, i) along (dj, di) (one of them 1), as
+    :func:`slope_rows` computes them: zero on the grid's edges and next to dry cells."""
+    ny, nx = h.shape
+    inside = j - dj >= 0 and i - di >= 0 and j + dj < ny and i + di < nx
+    if not inside:
+        return 0.0, 0.0, 0.0, 0.0
+    hm, um, vm, em = cell_values(h, hu, hv, b, j - dj, i - di, eps)
+    hc, uc, vc, ec = cell_values(h, hu, hv, b, j, i, eps)
+    hp, up, vp, ep = cell_values(h, hu, hv, b, j + dj, i + di, eps)
+    if not (hm > eps and hc > eps and hp > eps):
+        return 0.0, 0.0, 0.0, 0.0
+    return (half_slope(hm, hc, hp, theta), half_slope(em, ec, ep, theta),
+            half_slope(um, uc, up, theta), half_slope(vm, vc, vp, theta))  # fmt: skip
+
+
+def cross_face(h, hu, hv, b, j, i, dj, di, eps, theta, side):
+    """Reconstructed (h, u, v, b) of cell (j, i) at its face on ``side`` along (dj, di)."""
+    hc, uc, vc, ec = cell_values(h, hu, hv, b, j, i, eps)
+    sh, se, su, sv = cross_slopes(h, hu, hv, b, j, i, dj, di, eps, theta)
+    return face_state(hc, sh, ec, se, uc, su, vc, sv, side)
+
+
+def stage_cell2(  # noqa: PLR0913 - a kernel: every array is an argument
+    i, j, h, hu, hv, b, h0, hu0, hv0, oh, ohu, ohv, inv_dx, cn, cs, inv_dy, tanr, sigma,
+    params, maxh, arrival, eta0, t, final,
+):  # fmt: skip
+    """One Runge-Kutta stage of cell (j, i) into (oh, ohu, ohv), as :func:`stage_rows` does
+    for a row: when ``final``, averaged with the step's start (h0, ...; may be the output
+    arrays: only this cell of them is read) and max height / arrival tracked. Returns the
+    cell's inverse CFL time scale of the new state (0 when dry)."""
+    g = params[0]
+    eps = params[1]
+    dt = params[2]
+    manning = params[3]
+    sgn = -1.0 if params[4] > 0.5 else 1.0
+    theta = params[6]
+    ny, nx = h.shape
+    hc, uc, vc, ec = cell_values(h, hu, hv, b, j, i, eps)
+    sxh, sxe, sxu, sxv = cross_slopes(h, hu, hv, b, j, i, 0, 1, eps, theta)
+    syh, sye, syu, syv = cross_slopes(h, hu, hv, b, j, i, 1, 0, eps, theta)
+    # x faces: normal velocity u, tangential v; ghosts mirror (walls) or copy (open).
+    hr, ur, vr, br = face_state(hc, sxh, ec, sxe, uc, sxu, vc, sxv, -1.0)
+    if i > 0:
+        hl, ul, vl, bl = cross_face(h, hu, hv, b, j, i - 1, 0, 1, eps, theta, 1.0)
+    else:
+        hl, ul, vl, bl = hr, sgn * ur, vr, br
+    fh_w, _a, fn_w, ft_w = face_flux(hl, ul, vl, bl, hr, ur, vr, br, g)
+    hl, ul, vl, bl = face_state(hc, sxh, ec, sxe, uc, sxu, vc, sxv, 1.0)
+    if i < nx - 1:
+        hr, ur, vr, br = cross_face(h, hu, hv, b, j, i + 1, 0, 1, eps, theta, -1.0)
+    else:
+        hr, ur, vr, br = hl, sgn * ul, vl, bl
+    fh_e, fn_e, _b, ft_e = face_flux(hl, ul, vl, bl, hr, ur, vr, br, g)
+    # y faces: normal velocity v, tangential u.
+    hr, ur, vr, br = face_state(hc, syh, ec, sye, uc, syu, vc, syv, -1.0)
+    if j > 0:
+        hl, ul, vl, bl = cross_face(h, hu, hv, b, j - 1, i, 1, 0, eps, theta, 1.0)
+    else:
+        hl, ul, vl, bl = hr, ur, sgn * vr, br
+    fh_s, _c, fn_s, ft_s = face_flux(hl, vl, ul, bl, hr, vr, ur, br, g)
+    hl, ul, vl, bl = face_state(hc, syh, ec, sye, uc, syu, vc, syv, 1.0)
+    if j < ny - 1:
+        hr, ur, vr, br = cross_face(h, hu, hv, b, j + 1, i, 1, 0, eps, theta, -1.0)
+    else:
+        hr, ur, vr, br = hl, ul, sgn * vl, bl
+    fh_n, fn_n, _d, ft_n = face_flux(hl, vl, ul, bl, hr, vr, ur, br, g)
+    idx = inv_dx[j]
+    dh, dhu, dhv = cell_rhs2(
+        hc, uc, vc, ec, sxh, sxe, syh, sye,
+        fh_w, fn_w, ft_w, fh_e, fn_e, ft_e, fh_s, fn_s, ft_s, fh_n, fn_n, ft_n,
+        idx, cn[j], cs[j], tanr[j], g,
+    )  # fmt: skip
+    hn_, hun_, hvn_ = sponge_clip(hc + dt * dh, hu[j, i] + dt * dhu, hv[j, i] + dt * dhv,
+                                  b[j, i], sigma[j, i], eps, dt)  # fmt: skip
+    rc = rcbrt(max(hn_, eps)) if manning > 0.0 else 0.0
+    hn_, hun_, hvn_, r = friction_rate(hn_, hun_, hvn_, rc, idx, inv_dy[j], g, eps, dt, manning)
+    if final:
+        hn_, hun_, hvn_, r = combine_rate(h0[j, i], hu0[j, i], hv0[j, i], hn_, hun_, hvn_,
+                                          idx, inv_dy[j], g, eps)  # fmt: skip
+        if r > 0.0:
+            eta = hn_ + b[j, i]
+            if eta > maxh[j, i]:
+                maxh[j, i] = eta
+            if arrival[j, i] < 0.0 and abs(eta - eta0[j, i]) > params[5]:
+                arrival[j, i] = t + dt
+    oh[j, i] = hn_
+    ohu[j, i] = hun_
+    ohv[j, i] = hvn_
+    return r

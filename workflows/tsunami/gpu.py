@@ -1,11 +1,17 @@
 """GPU backend: the scheme's cell update as a numba.cuda kernel, one thread per cell.
 
 Device functions are compiled from the same scalar Python functions as the CPU kernels
-(:mod:`workflows.tsunami._scheme`), so both run the same float64 arithmetic; the GPU
-computes each face twice (once per neighbouring cell) instead of once, and evaluates
-``sqrt`` and the divisions with the device's own instructions, so results agree with the
-CPU to round-off, not bit for bit. Tolerance we test and document: 1e-9 m on the surface and
-1e-7 m^2/s on the momentum after hundreds of steps.
+(:mod:`workflows.tsunami._scheme` for the first-order scheme, :mod:`workflows.tsunami._muscl`
+for the second-order one), so both targets run the same float64 arithmetic; the GPU computes
+each face twice (once per neighbouring cell) instead of once (and, at second order, each
+cell's limited slopes three times, from the 9-cell cross around the cell, instead of keeping
+them in scratch arrays), and evaluates ``sqrt`` and the divisions with the device's own
+instructions, so results agree with the CPU to round-off, not bit for bit. Tolerance we test
+and document: 1e-9 m on the surface and 1e-7 m^2/s on the momentum after hundreds of steps.
+
+A second-order step is two launches of one stage kernel: the first stage writes the spare
+state planes, the second reads them and writes the step's result over the state in place
+(each cell reads only its own start value there), then ends the step as below.
 
 Time stepping stays on the device, so the host launches steps without waiting for them:
 
@@ -18,9 +24,8 @@ Time stepping stays on the device, so the host launches steps without waiting fo
   memory fence) turns it into the next step length, advances the clock and decides whether
   the run has reached its stopping point (end, snapshot, point sample or step budget);
 - the host queues steps in batches (2, 4, ... 32) and reads the 72-byte clock once per
-  batch. Steps queued
-  after the stopping point copy the state to the other buffer unchanged (no arithmetic),
-  so the result does not depend on the batch size.
+  batch. Steps queued after the stopping point do no arithmetic (first order: they copy the
+  state to the other buffer unchanged), so the result does not depend on the batch size.
 
 Works on real GPUs and under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
 """
@@ -37,15 +42,16 @@ __all__ = ["GpuBackend"]
 import numba
 from numba import cuda  # this module is imported only when the GPU backend is chosen
 
-from . import _scheme
-from .solver import SCALAR_FUNCS, build_kernels
+from . import _muscl, _scheme
+from .solver import SCALAR_FUNCS, SCALAR_FUNCS_2, build_kernels
 
 _DEVICE_FUNCS = (*SCALAR_FUNCS, "update_cell")
+_DEVICE_FUNCS_2 = (*SCALAR_FUNCS_2, "cell_values", "cross_slopes", "cross_face", "stage_cell2")
 # 32 x 8 threads: a warp reads 32 consecutive cells of a row (coalesced); 256 per block
 # (the shared-memory reduction below assumes exactly this many, a power of two).
 _BLOCK = (32, 8)
 _THREADS = _BLOCK[0] * _BLOCK[1]
-_NPARAMS = 6
+_NPARAMS = 8  # g, eps, dt, manning, closed, arrival threshold, limiter theta, order
 # Planes of the per-cell array: the state twice (ping-pong), then the fixed fields.
 _PLANES = ("h", "hu", "hv", "h2", "hu2", "hv2", "b", "sigma", "maxh", "arrival", "eta0")
 _PLANE = {name: k for k, name in enumerate(_PLANES)}
@@ -56,6 +62,7 @@ _BATCH = 32  # steps queued per read of the clock
 
 _DEV = build_kernels(_DEVICE_FUNCS, lambda name: cuda.jit(device=True), {})
 _update_cell = _DEV["update_cell"]
+_stage_cell2 = build_kernels(_DEVICE_FUNCS_2, lambda name: cuda.jit(device=True), {})["stage_cell2"]
 
 
 def _step_kernel(f, rows, params, clock, rmax, counter, cur):
@@ -81,6 +88,39 @@ def _step_kernel(f, rows, params, clock, rmax, counter, cur):
             rows[0], rows[1], rows[2], rows[3], rows[4], f[7], p, f[8], f[9], f[10],
             clock[T],
         )  # fmt: skip
+    _reduce_and_finish(r, clock, rmax, counter)
+
+
+def _stage2_kernel(f, rows, params, clock, rmax, counter, final):
+    """One stage of the second-order scheme (``final``: the second, which ends the step).
+    The state stays in planes 0-2; the first stage writes planes 3-5, the second reads them
+    and writes planes 0-2 in place (each cell reads only its own old value there)."""
+    i, j = cuda.grid(2)
+    ny, nx = f.shape[1], f.shape[2]
+    inside = i < nx and j < ny
+    if clock[DONE] > 0.5:  # past the stopping point: the state stays where it is
+        return
+    p = cuda.local.array(_NPARAMS, numba.float64)
+    for k in range(_NPARAMS):
+        p[k] = params[k]
+    p[2] = clock[DT]
+    src = 3 if final else 0
+    dst = 0 if final else 3
+    r = 0.0
+    if inside:
+        r = _stage_cell2(
+            i, j, f[src], f[src + 1], f[src + 2], f[6], f[0], f[1], f[2],
+            f[dst], f[dst + 1], f[dst + 2], rows[0], rows[1], rows[2], rows[3], rows[4],
+            f[7], p, f[8], f[9], f[10], clock[T], final,
+        )  # fmt: skip
+    if final:  # the same for the whole launch: every thread of a block takes this branch
+        _reduce_and_finish(r, clock, rmax, counter)
+
+
+@cuda.jit(device=True)
+def _reduce_and_finish(r, clock, rmax, counter):
+    """The grid-wide maximum of ``r``: per block in shared memory, then one atomic per block;
+    the last block to finish ends the step (:func:`_finish_step`)."""
     best = cuda.shared.array(_THREADS, numba.float64)
     tid = cuda.threadIdx.y * cuda.blockDim.x + cuda.threadIdx.x
     best[tid] = r
@@ -121,13 +161,16 @@ def _cached_kernel(fn):
     """``cuda.jit(cache=True)``: compiling the kernel costs ~2 s, paid by every process
     (each ensemble scenario runs in a fresh worker) unless cached on disk. numba keys the cache
     on this file only, not on the scheme functions compiled into the kernel, so their source
-    digest goes into the kernel's name: editing ``_scheme.py`` gives a new cache entry."""
-    digest = hashlib.sha256(inspect.getsource(_scheme).encode()).hexdigest()[:12]
+    digest goes into the kernel's name: editing ``_scheme.py`` or ``_muscl.py`` gives a new
+    cache entry."""
+    source = inspect.getsource(_scheme) + inspect.getsource(_muscl)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     fn.__qualname__ = f"{fn.__qualname__}_{digest}"
     return cuda.jit(cache=True)(fn)
 
 
 _step_kernel = _cached_kernel(_step_kernel)
+_stage2_kernel = _cached_kernel(_stage2_kernel)
 
 
 class GpuBackend:
@@ -135,7 +178,8 @@ class GpuBackend:
 
     name = "gpu"
 
-    def __init__(self, arrays: dict[str, np.ndarray]):
+    def __init__(self, arrays: dict[str, np.ndarray], order: int = 1):
+        self.order = order
         ny, nx = arrays["h"].shape
         planes = np.zeros((len(_PLANES), ny, nx))
         for name, k in _PLANE.items():
@@ -153,6 +197,7 @@ class GpuBackend:
         self.host = arrays
         self.grid = ((nx + _BLOCK[0] - 1) // _BLOCK[0], (ny + _BLOCK[1] - 1) // _BLOCK[1])
         self.launch = _step_kernel[self.grid, _BLOCK]
+        self.launch2 = _stage2_kernel[self.grid, _BLOCK]
 
     def initial_rate(self, eps: float, g: float) -> float:
         from .reference import NumpyBackend
@@ -182,13 +227,20 @@ class GpuBackend:
             # launches past their stopping point, long ones read the clock rarely.
             batch = int(min(2 * batch, _BATCH, max(1, nmax - queued)))
             for _ in range(batch):
-                self.launch(self.f, self.rows, self.d_params, self.d_clock, self.rmax,
-                            self.counter, self.cur)  # fmt: skip
-                self.cur = 1 - self.cur
+                self._queue_step()
             queued += batch
             self.d_clock.copy_to_host(c)  # waits for the queued steps
             if c[DONE] > 0.5:
                 return float(c[T]), int(c[N]), float(c[RATE])
+
+    def _queue_step(self) -> None:
+        args = (self.f, self.rows, self.d_params, self.d_clock, self.rmax, self.counter)
+        if self.order == 2:  # two stages; the state stays in planes 0-2
+            self.launch2(*args, False)
+            self.launch2(*args, True)
+        else:
+            self.launch(*args, self.cur)
+            self.cur = 1 - self.cur
 
     def get(self, name: str) -> np.ndarray:
         if name in ("h", "hu", "hv"):

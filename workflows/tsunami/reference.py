@@ -219,8 +219,14 @@ def step2(a: dict[str, np.ndarray], params: np.ndarray, t: float) -> float:
     wet = h > eps
     hsafe = np.where(wet, h, 1.0)
     c = np.sqrt(g * hsafe)
-    rate = np.where(wet, np.maximum((np.abs(hu / hsafe) + c) * a["inv_dx"][:, None],
-                                    (np.abs(hv / hsafe) + c) * a["inv_dy"][:, None]), 0.0)  # fmt: skip
+    rate = np.where(
+        wet,
+        np.maximum(
+            (np.abs(hu / hsafe) + c) * a["inv_dx"][:, None],
+            (np.abs(hv / hsafe) + c) * a["inv_dy"][:, None],
+        ),
+        0.0,
+    )
     b = a["b"]
     eta = h + b
     np.copyto(a["maxh"], np.where(wet & (eta > a["maxh"]), eta, a["maxh"]))

@@ -351,9 +351,7 @@ def _poi_cells(mesh: Mesh, h: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> n
 class _CpuBackend:
     name = "cpu"
 
-    def __init__(
-        self, arrays: dict[str, np.ndarray], threads: int | None = None, order: int = 1
-    ):
+    def __init__(self, arrays: dict[str, np.ndarray], threads: int | None = None, order: int = 1):
         cells = arrays["h"].size
         self.order = order
         # Results are bit-identical whatever the thread count (each face has one formula and

@@ -18,18 +18,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 SCRIPT = r"""
-import json, numpy as np
+import json, sys, numpy as np
 from workflows.tsunami.okada import Fault, seafloor_deformation
-from workflows.tsunami.solver import simulate, gpu_available
+from workflows.tsunami.solver import SolverConfig, simulate, gpu_available
+cfg = SolverConfig(order=int(sys.argv[1]))
 lon = np.linspace(15.0, 15.5, 14); lat = np.linspace(38.0, 38.4, 12)
 lo, la = np.meshgrid(lon, lat)
 z = -2000.0 + 2300.0 * np.clip((lo - 15.3) / 0.2, 0, 1)  # deep sea to a coast
 uz = seafloor_deformation([Fault(15.15, 38.2, 10, 20, 10, 0, 30, 90, 3)], lon, lat)
-a = simulate(z, lon, lat, 1e9, deformation=uz, max_steps=12, backend="cpu", threads=1)
-b = simulate(z, lon, lat, 1e9, deformation=uz, max_steps=12, backend="gpu")
+kw = dict(deformation=uz, config=cfg)
+a = simulate(z, lon, lat, 1e9, max_steps=12, backend="cpu", threads=1, **kw)
+b = simulate(z, lon, lat, 1e9, max_steps=12, backend="gpu", **kw)
 # Stopping at snapshot and point-sample times (steps queued past them must change nothing).
 dur = 20 * a.time / 12
-kw = dict(deformation=uz, save_interval=dur / 3, pois=([15.2], [38.2]), poi_interval=dur / 5)
+kw.update(save_interval=dur / 3, pois=([15.2], [38.2]), poi_interval=dur / 5)
 c = simulate(z, lon, lat, dur, backend="cpu", threads=1, **kw)
 d = simulate(z, lon, lat, dur, backend="gpu", **kw)
 print(json.dumps({"available": gpu_available(), "steps": [a.steps, b.steps],
@@ -43,11 +45,12 @@ print(json.dumps({"available": gpu_available(), "steps": [a.steps, b.steps],
 
 
 @pytest.mark.slow
-def test_cuda_kernels_match_cpu_under_the_simulator():
+@pytest.mark.parametrize("order", [1, 2])
+def test_cuda_kernels_match_cpu_under_the_simulator(order):
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300,
-        cwd=ROOT,
+        [sys.executable, "-c", SCRIPT, str(order)], env=env, capture_output=True, text=True,
+        timeout=300, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -65,7 +68,8 @@ def test_cuda_kernels_match_cpu_under_the_simulator():
 
 
 @pytest.mark.gpu
-def test_gpu_matches_cpu_on_a_real_device():
+@pytest.mark.parametrize("order", [1, 2])
+def test_gpu_matches_cpu_on_a_real_device(order):
     """On a real CUDA device (not the simulator): a few hundred steps of a tsunami on the
     idealised basin agree with the CPU within the documented tolerance."""
     from workflows.tsunami.solver import gpu_available
@@ -74,7 +78,7 @@ def test_gpu_matches_cpu_on_a_real_device():
         pytest.skip("no CUDA device visible to numba")
     from workflows.tsunami.grids import idealised_basin
     from workflows.tsunami.okada import Fault, seafloor_deformation
-    from workflows.tsunami.solver import simulate
+    from workflows.tsunami.solver import SolverConfig, simulate
 
     basin = idealised_basin(resolution_deg=1 / 80)
     uz = seafloor_deformation(
@@ -91,6 +95,7 @@ def test_gpu_matches_cpu_on_a_real_device():
             save_interval=250.0,
             backend=backend,
             threads=1,
+            config=SolverConfig(order=order),
         )  # fmt: skip
         for backend in ("cpu", "gpu")
     ]
