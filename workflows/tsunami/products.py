@@ -38,6 +38,7 @@ __all__ = [
     "THRESHOLDS_M",
     "coastal_points",
     "level_for",
+    "map_figure",
     "write_products",
 ]
 
@@ -167,10 +168,26 @@ def _geojson_segments(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": feats}
 
 
-def _write_map(path: Path, acc: ForecastAccumulator, bathy: Any, points, event: Any) -> None:
+def _write_map(path: Path, acc: ForecastAccumulator, bathy: Any, points, segments,
+               event: Any) -> None:  # fmt: skip
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = map_figure(acc, bathy, points, segments, event)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def map_figure(acc: ForecastAccumulator, bathy: Any, points, segments, event: Any) -> Any:
+    """The forecast map as a matplotlib figure: the scenarios' maximum-height envelope over
+    the sea, land shaded, the coastline (the zero contour of the bathymetry), arrival-time
+    contours, the forecast points coloured by level, and every coastal segment drawn along
+    the coast in its level's colour and labelled with its name and level."""
+    import matplotlib.patheffects as pe
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 6.5), dpi=110)
@@ -198,6 +215,18 @@ def _write_map(path: Path, acc: ForecastAccumulator, bathy: Any, points, event: 
             ax.scatter([p["lon"] for p in sel], [p["lat"] for p in sel], s=22,
                        c=_COLOURS[lvl], edgecolors="black", linewidths=0.4, label=lvl,
                        zorder=3)  # fmt: skip
+    halo = [pe.withStroke(linewidth=2.5, foreground="black")]
+    for seg in segments:
+        xy = np.asarray(seg["coordinates"], dtype=float)
+        colour = _COLOURS[seg["level"]]
+        ax.plot(xy[:, 0], xy[:, 1], color=colour, linewidth=2.2, zorder=2.5,
+                path_effects=halo)  # fmt: skip
+        mid = xy[len(xy) // 2]
+        ax.annotate(f"{seg['segment']} {seg['level']}", (mid[0], mid[1]), xytext=(6, 0),
+                    textcoords="offset points", fontsize=6, va="center", zorder=5,
+                    gid=f"segment-label-{seg['segment']}",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour,
+                          "alpha": 0.85})  # fmt: skip
     ax.plot(event.lon, event.lat, marker="*", markersize=14, color="white",
             markeredgecolor="black", zorder=4, label="epicentre")  # fmt: skip
     ax.set_xlabel("longitude (degrees east)")
@@ -207,10 +236,7 @@ def _write_map(path: Path, acc: ForecastAccumulator, bathy: Any, points, event: 
     ax.set_aspect(1.0 / math.cos(math.radians(float(np.mean(bathy.lat)))))
     ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    return fig
 
 
 def _write_grids(path: Path, acc: ForecastAccumulator, bathy: Any) -> None:
@@ -261,9 +287,11 @@ def write_products(acc: ForecastAccumulator, output: str | Path, bathy: Any, eve
         "coastal_segments.geojson": "coastal segments as GeoJSON lines",
     }
     if with_map:
-        _write_map(out / "max_height.png", acc, bathy, points, event)
+        _write_map(out / "max_height.png", acc, bathy, points, segs, event)
         products["max_height.png"] = ("map: envelope of maximum height, arrival-time "
-                                      "contours (minutes), coastline, forecast points")  # fmt: skip
+                                      "contours (minutes), coastline (zero contour of the "
+                                      "bathymetry), forecast points, coastal segments "
+                                      "labelled with their warning level")  # fmt: skip
         _write_grids(out / "forecast.nc", acc, bathy)
         products["forecast.nc"] = "aggregated grids: max height envelope and mean, arrival"
     counts = {lvl: sum(1 for s in segs if s["level"] == lvl) for lvl in LEVELS}

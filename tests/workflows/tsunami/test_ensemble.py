@@ -115,3 +115,42 @@ def test_products_written_and_listed(tmp_path):
     gj = json.loads((tmp_path / "coastal_segments.geojson").read_text())
     assert gj["features"][0]["properties"]["level"] == "watch"
     assert summary["status"] == "final" and "NEAMTWS" in summary["levels"]["source"]
+
+
+def test_map_labels_every_coastal_segment_with_its_level():
+    """The map draws the coastline (zero contour of the bathymetry) and, along it, each
+    coastal segment in its level's colour with a label naming the segment and its level."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workflows.tsunami.products import _COLOURS, _points_table, _segments_table, map_figure
+
+    bathy = idealised_basin(resolution_deg=0.05)
+    lon, lat, segs = coastal_points(bathy, every=2)
+    n = len(lon)
+    # Heights rising along the coast: the segments span all three levels.
+    heights = np.linspace(0.0, 1.2, n)
+    acc = ForecastAccumulator(1, n)
+    acc.add(ScenarioResult(0, 1.0, heights, np.full(n, 600.0),
+                           np.full(bathy.shape, 0.3, np.float32),
+                           np.full(bathy.shape, 600.0, np.float32)))  # fmt: skip
+    points = _points_table(acc, lon, lat, segs)
+    segments = _segments_table(points)
+    assert {s["level"] for s in segments} == {"information", "advisory", "watch"}
+    fig = map_figure(acc, bathy, points, segments, load_alert(EVENTS / "messina_m7.json"))
+    ax = fig.axes[0]
+    labels = {t.get_gid(): t for t in ax.texts if (t.get_gid() or "").startswith("segment-")}
+    assert len(labels) == len(segments)
+    for seg in segments:
+        label = labels[f"segment-label-{seg['segment']}"]
+        assert label.get_text() == f"{seg['segment']} {seg['level']}"
+        assert (
+            matplotlib.colors.to_hex(label.get_bbox_patch().get_edgecolor())
+            == _COLOURS[seg["level"]]
+        )
+    # The coastline: a contour set at level 0 of the bathymetry.
+    zero = [c for c in ax.collections if list(getattr(c, "levels", [])) == [0.0]]
+    assert zero, "no zero contour of the bathymetry on the map"
+    plt.close(fig)
