@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                    "QuakeML XML or UCIS4EQ JSON")  # fmt: skip
     p.add_argument("--output", required=True, help="directory for the products")
     p.add_argument("--bathymetry", default=None, help="NetCDF/GMT/ESRI ASCII grid (m, "
-                   "positive up); default: the idealised basin around the epicentre")  # fmt: skip
+                   "positive up), or a stage-in directory holding one (an empty one: "
+                   "generated); default: the idealised basin around the epicentre")  # fmt: skip
     p.add_argument("--pois", default=None, help="forecast points file (lon lat per line); "
                    "default: points along the coastline, 20 m deep")  # fmt: skip
     p.add_argument("--scenarios", type=int, default=DEFAULT_SCENARIOS)
@@ -125,6 +126,19 @@ def run_forecast(args: argparse.Namespace) -> dict:
                         gpu=args.gpu, hysea=args.hysea, started=started)  # fmt: skip
 
 
+def staged_grid(folder: Path) -> str | None:
+    """The grid file a stage-in put into ``folder`` (its one file besides the checksums), or
+    None when it staged nothing (the ``generated`` bathymetry: the idealised basin)."""
+    files = sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.name != "SHA256SUMS" and not p.name.startswith(".")
+    )  # fmt: skip
+    if len(files) > 1:
+        names = ", ".join(p.name for p in files)
+        raise ValueError(f"--bathymetry {folder}: several grid files ({names}); name one")
+    return str(files[0]) if files else None
+
+
 def prepare_inputs(
     event: Any, out: Path, bathymetry: str | None = None, pois_file: str | None = None
 ) -> tuple[Any, str, tuple[Any, Any, list[str]]]:
@@ -138,6 +152,8 @@ def prepare_inputs(
 
     inputs = out / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
+    if bathymetry and Path(bathymetry).is_dir():
+        bathymetry = staged_grid(Path(bathymetry))
     if bathymetry:
         bathy = read_bathymetry(bathymetry)
         _say(f"bathymetry {bathymetry}: {bathy.shape[1]} x {bathy.shape[0]} cells")

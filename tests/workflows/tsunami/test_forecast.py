@@ -65,3 +65,20 @@ def test_gpu_constrained_tasks_only_where_gpus_are_declared_and_usable(monkeypat
     monkeypatch.setenv("TOSCA_RUNTIME_GPUS", "")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
     assert forecast._declared_gpus() == []
+
+
+def test_a_stage_in_folder_names_its_grid_or_the_generated_basin(tmp_path):
+    import pytest
+
+    from workflows.tsunami.forecast import staged_grid
+
+    folder = tmp_path / "bathymetry"
+    folder.mkdir()
+    (folder / "SHA256SUMS").write_text("")
+    assert staged_grid(folder) is None  # "generated": nothing staged
+    (folder / "messina.nc").write_bytes(b"x")
+    (folder / ".messina.nc.part").write_bytes(b"x")  # a transfer's temporary file
+    assert staged_grid(folder) == str(folder / "messina.nc")
+    (folder / "other.asc").write_text("x")
+    with pytest.raises(ValueError, match="several grid files"):
+        staged_grid(folder)
