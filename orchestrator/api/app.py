@@ -254,7 +254,15 @@ def create_app(
     def get_execution(execution_id: str, who: Principal = Depends(caller)) -> dict[str, Any]:
         return service.execution_as(who, execution_id)
 
-    @app.delete("/executions/{execution_id}", status_code=202, tags=["executions"])
+    # Upstream answers 202 with an empty body; response_class=Response documents exactly
+    # that (no JSON content) in the OpenAPI document.
+    @app.delete(
+        "/executions/{execution_id}",
+        status_code=202,
+        response_class=Response,
+        responses={202: {"description": "cancellation requested"}},
+        tags=["executions"],
+    )
     def cancel_execution(execution_id: str, who: Principal = Depends(caller)) -> Response:
         service.cancel_as(who, execution_id)
         return Response(status_code=202)
