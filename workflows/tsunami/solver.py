@@ -76,6 +76,7 @@ _CPU_KERNELS_2 = (
     *SCALAR_FUNCS_2,
     "row_max",
     "prep_rows",
+    "row_span",
     "slope_rows",
     "yfaces_row2",
     "xfaces_row2",
@@ -379,6 +380,7 @@ class _CpuBackend:
         self.rowrate = np.zeros(ny)
         # Second order: u, v, eta and the x / y half-slopes of (h, eta, u, v), per cell.
         self.scratch = np.zeros((11, ny, nx)) if order == 2 else None
+        self.spans = np.zeros((3, ny, 2), dtype=np.int64)
 
     def initial_rate(self, eps: float, g: float) -> float:
         a = self.a
@@ -398,7 +400,7 @@ class _CpuBackend:
                 a["h"], a["hu"], a["hv"], a["b"], a["h2"], a["hu2"], a["hv2"],
                 a["inv_dx"], a["cn"], a["cs"], a["inv_dy"], a["tanr"], a["sigma"], params,
                 a["maxh"], a["arrival"], a["eta0"], self.work, self.chunkrate,
-                t, rate, cfl, t_end, t_poi, nmax, self.scratch,
+                t, rate, cfl, t_end, t_poi, nmax, self.scratch, self.spans,
             )  # fmt: skip
         t, n, rate = self.k["advance"](
             a["h"], a["hu"], a["hv"], a["b"], a["h2"], a["hu2"], a["hv2"],
