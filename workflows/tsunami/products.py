@@ -59,35 +59,92 @@ def level_for(height_m: float) -> str:
     return LEVELS[1] if height_m < THRESHOLDS_M[1] else LEVELS[2]
 
 
+def _coastlines(bathy: Any) -> list[np.ndarray]:
+    """The zero contour of the bathymetry as polylines of (lon, lat), longest first, each
+    running from its southern end (``contourpy``, matplotlib's contouring library)."""
+    import contourpy
+
+    gen = contourpy.contour_generator(
+        x=np.asarray(bathy.lon, float), y=np.asarray(bathy.lat, float),
+        z=np.asarray(bathy.z, float), line_type=contourpy.LineType.Separate,
+    )  # fmt: skip
+    lines = []
+    for line in gen.lines(0.0):
+        xy = np.asarray(line, float)
+        if len(xy) < 2:
+            continue
+        if xy[-1, 1] < xy[0, 1]:
+            xy = xy[::-1]
+        lines.append(xy)
+    return sorted(lines, key=len, reverse=True)
+
+
+def _along(xy: np.ndarray, spacing_deg: float, mid_lat: float) -> np.ndarray:
+    """Points every ``spacing_deg`` (of latitude, longitudes scaled by cos(lat)) along a
+    polyline, its first point included."""
+    scale = np.array([math.cos(math.radians(mid_lat)), 1.0])
+    seg = np.linalg.norm(np.diff(xy, axis=0) * scale, axis=1)
+    dist = np.concatenate([[0.0], np.cumsum(seg)])
+    at = np.arange(0.0, dist[-1] + 1e-12, spacing_deg)
+    return np.column_stack([np.interp(at, dist, xy[:, 0]), np.interp(at, dist, xy[:, 1])])
+
+
 def coastal_points(bathy: Any, depth_m: float = 20.0, every: int = 4,
                    per_segment: int = 5) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
-    """Forecast points just offshore: on every ``every``-th grid row, each place where the
-    coastline (z = 0) is crossed, stepped seaward to the first cell at least ``depth_m`` deep.
-    Consecutive points (in row order, per crossing side) form coastal segments of
-    ``per_segment`` points. Returns (lon, lat, segment id per point)."""
-    z = bathy.z
-    ny, nx = z.shape
-    found: list[tuple[int, int, int]] = []  # (side, j, i)
-    for j in range(0, ny, every):
-        row = z[j]
-        for i in range(nx - 1):
-            if (row[i] < 0) != (row[i + 1] < 0):
-                step = -1 if row[i] < 0 else 1  # seaward direction
-                k = i if row[i] < 0 else i + 1
-                while 0 <= k < nx and -row[k] < depth_m:
-                    k += step
-                if 0 <= k < nx and row[k] < 0:
-                    found.append((0 if step < 0 else 1, j, k))
-    found.sort()
-    lon, lat, seg = [], [], []
-    counters: dict[int, int] = {}
-    for side, j, i in found:
-        n = counters.get(side, 0)
-        counters[side] = n + 1
-        lon.append(float(bathy.lon[i]))
-        lat.append(float(bathy.lat[j]))
-        seg.append(f"{'EW'[side]}{n // per_segment + 1:02d}")
-    return np.array(lon), np.array(lat), seg
+    """Forecast points just offshore, along the real coastline.
+
+    The coastline is the bathymetry's zero contour: one polyline per coast (islands and
+    headlands included), longest first. Along each, every ``every`` grid cells, the point
+    goes to the nearest cell at least ``depth_m`` deep within ``4 * every`` cells (none
+    there: no point). Consecutive points along one coast, from its southern end, form
+    segments of ``per_segment`` points, named by coast letter and number (``A01``,
+    ``A02``, ..., ``B01``). Returns (lon, lat, segment id per point)."""
+    lon = np.asarray(bathy.lon, float)
+    lat = np.asarray(bathy.lat, float)
+    z = np.asarray(bathy.z, float)
+    dy = abs(float(lat[1] - lat[0])) if len(lat) > 1 else 1.0
+    mid_lat = float(np.mean(lat))
+    deep_j, deep_i = np.nonzero(-z >= depth_m)
+    reach = 4 * every
+    out_lon: list[float] = []
+    out_lat: list[float] = []
+    seg: list[str] = []
+    taken: set[tuple[int, int]] = set()
+    coast = 0
+    for line in _coastlines(bathy):
+        if len(line) < 3:  # a speck of one cell: no coast to warn
+            continue
+        n = 0
+        for x, y in _along(line, every * dy, mid_lat):
+            j = int(np.clip(np.searchsorted(lat, y), 0, len(lat) - 1))
+            i = int(np.clip(np.searchsorted(lon, x), 0, len(lon) - 1))
+            near = (np.abs(deep_j - j) <= reach) & (np.abs(deep_i - i) <= reach)
+            if not near.any():
+                continue
+            cj, ci = deep_j[near], deep_i[near]
+            dist = ((lon[ci] - x) * math.cos(math.radians(mid_lat))) ** 2 + (lat[cj] - y) ** 2
+            k = int(np.argmin(dist))
+            cell = (int(cj[k]), int(ci[k]))
+            if cell in taken:
+                continue
+            taken.add(cell)
+            out_lon.append(float(lon[cell[1]]))
+            out_lat.append(float(lat[cell[0]]))
+            seg.append(f"{_coast_letter(coast)}{n // per_segment + 1:02d}")
+            n += 1
+        if n:
+            coast += 1
+    return np.array(out_lon), np.array(out_lat), seg
+
+
+def _coast_letter(k: int) -> str:
+    """A, B, ..., Z, AA, AB, ...: a short name per coast."""
+    name = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        name = chr(ord("A") + r) + name
+    return name
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -234,7 +291,7 @@ def map_figure(acc: ForecastAccumulator, bathy: Any, points, segments, event: An
     ax.set_title(f"M{event.magnitude:.1f} {event.place or event.event_id}: "
                  f"{len(acc.done)}/{acc.n_expected} scenarios", fontsize=10)  # fmt: skip
     ax.set_aspect(1.0 / math.cos(math.radians(float(np.mean(bathy.lat)))))
-    ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
     fig.tight_layout()
     return fig
 

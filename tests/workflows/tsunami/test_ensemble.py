@@ -17,7 +17,7 @@ from workflows.tsunami.ensemble import (
     _auxiliary_plane,
     build_scenarios,
 )
-from workflows.tsunami.grids import idealised_basin
+from workflows.tsunami.grids import Bathymetry, idealised_basin
 from workflows.tsunami.products import coastal_points, level_for, write_products
 
 EVENTS = Path(__file__).resolve().parents[3] / "examples" / "events"
@@ -88,6 +88,36 @@ def test_levels_follow_the_documented_thresholds():
     assert level_for(0.2) == level_for(0.49) == "advisory"
     assert level_for(0.5) == level_for(3.0) == "watch"
     assert level_for(float("nan")) == "information"
+
+
+def test_coastal_points_follow_a_coast_that_turns_and_an_island():
+    """An L-shaped coast (a north-south stretch, then east-west) and an island: points lie
+    offshore along both stretches, each segment is a contiguous piece of one coast, and the
+    island is a coast of its own."""
+    lon = np.linspace(15.0, 16.0, 101)
+    lat = np.linspace(37.0, 38.0, 101)
+    x, y = np.meshgrid(lon, lat)
+    z = np.full(x.shape, -200.0)
+    z[(x > 15.6) & (y > 37.4)] = 300.0  # land: the north-east quadrant
+    z[(np.hypot((x - 15.25) * 0.79, y - 37.7) < 0.05)] = 150.0  # an island
+    bathy = Bathymetry(lon, lat, z)
+    plon, plat, segs = coastal_points(bathy, every=2)
+    assert all(bathy.z[np.searchsorted(lat, b), np.searchsorted(lon, a)] <= -20.0
+               for a, b in zip(plon, plat, strict=True))  # fmt: skip
+    coasts = {s[0] for s in segs}
+    assert len(coasts) == 2  # the mainland (longest, "A") and the island ("B")
+    main = np.array([s[0] == "A" for s in segs])
+    # The east-west stretch (south of the land, y ~ 37.4) and the north-south one are both
+    # covered.
+    assert ((np.abs(plat - 37.4) < 0.03) & (plon > 15.7) & main).sum() >= 5
+    assert ((np.abs(plon - 15.6) < 0.03) & (plat > 37.5) & main).sum() >= 5
+    # Consecutive points of one segment are neighbours along the coast, never a jump across.
+    for name in set(segs):
+        k = [i for i, s in enumerate(segs) if s == name]
+        steps = np.hypot(np.diff(plon[k]) * 0.79, np.diff(plat[k]))
+        assert (steps < 0.1).all(), (name, steps)
+    island = ~main
+    assert np.all(np.hypot((plon[island] - 15.25) * 0.79, plat[island] - 37.7) < 0.12)
 
 
 def test_products_written_and_listed(tmp_path):
