@@ -10,10 +10,12 @@ model's declared values), ``get_operation_output`` sees earlier operation output
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from orchestrator.core import HostSpec
+from orchestrator.engine.artifacts import staged_primary
 from orchestrator.engine.binding import RunState, short_interface
 from orchestrator.errors import ToscaError
 from orchestrator.plan.model import CALL_OPERATION, Step
@@ -165,10 +167,14 @@ class ModelBinding:
             return impl.primary
         # A playbook relative to the file that declared it (a types file may live elsewhere),
         # else relative to the template; the executor falls back to the bundled playbooks/.
-        for base in (impl.base_dir, str(self.model.base_dir)):
-            if base and (Path(base) / impl.primary).is_file():
-                return str((Path(base) / impl.primary).resolve())
-        return impl.primary
+        found = impl.locate(impl.primary, self.model.base_dir)
+        if found is None or not found.is_file():
+            return impl.primary
+        primary = found.resolve()
+        if impl.dependencies:
+            root = Path(self.workspace or tempfile.gettempdir()) / "artifacts"
+            primary = staged_primary(impl, primary, self.model.base_dir, root)
+        return str(primary)
 
     def host(self, step: Step) -> HostSpec:
         """Where a playbook runs: the login node (over SSH) of the Environment the node is

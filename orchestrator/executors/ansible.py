@@ -103,7 +103,9 @@ def resolve_playbook(primary: str, template_dir: str | os.PathLike[str] | None =
         candidates.append(PLAYBOOKS_DIR / path)
     for candidate in candidates:
         if candidate.is_file():
-            return candidate.resolve()
+            # Lexically absolute, symbolic links kept: a staged playbook (a link beside its
+            # dependencies, see orchestrator.engine.artifacts) must run from its own folder.
+            return Path(os.path.abspath(candidate))
     tried = ", ".join(str(c) for c in candidates)
     raise ExecutionError(f"playbook '{primary}' not found (looked in: {tried})")
 

@@ -298,6 +298,10 @@ class _Worker:
         tqm._callback_plugins = [callback]
         try:
             plays = Playbook.load(playbook, variable_manager=self.vm, loader=self.loader)
+            # Playbook.load restores the loader's previous base directory when done, and
+            # dynamic includes (include_tasks, include_vars...) resolve against it at run
+            # time: point it at this playbook's folder, as ansible-playbook does.
+            self.loader.set_basedir(os.path.dirname(os.path.abspath(playbook)))
             started = False
             for play in plays.get_plays():
                 live = [a for a in aliases if state[a]["status"] == "ok"]

@@ -100,6 +100,10 @@ def implementation_problem(impl: Implementation, template_dir: Path | str | None
         return None
     if "://" in primary:
         return f"implementation {primary!r} is neither a playbook path nor native://module:function"
+    for dep in impl.dependencies:
+        if not dep or impl.locate(dep, template_dir) is None:
+            looked = ", ".join(dict.fromkeys(str(b) for b in (impl.base_dir, template_dir) if b))
+            return f"dependency '{dep}' of '{primary}' not found (looked in {looked})"
     # Deferred: the playbooks package only when a bundled playbook is looked up.
     from playbooks import PLAYBOOKS_DIR
 

@@ -220,7 +220,7 @@ class _Builder:
         self._names: set[str] = set()
         self._relationship_names: set[str] = set()
         self._policy_refs: set[str] = set()  # policy names and types (xOpera reads these)
-        self._impl_checked: dict[tuple[str, str | None], str | None] = {}
+        self._impl_checked: dict[tuple[str, str | None, tuple[str, ...]], str | None] = {}
 
     # -- helpers -------------------------------------------------------------------------
     def problem(self, message: str, container: Any = None, key: Any = None, **where: Any) -> None:
@@ -648,7 +648,7 @@ class _Builder:
                 impl = op.implementation
                 if impl is None:
                     continue
-                key = (impl.primary, impl.base_dir)
+                key = (impl.primary, impl.base_dir, impl.dependencies)
                 if key not in self._impl_checked:
                     self._impl_checked[key] = implementation_problem(impl, self.src.base_dir)
                 message = self._impl_checked[key]
