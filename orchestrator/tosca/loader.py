@@ -901,6 +901,16 @@ class _Builder:
             return None
         ifaces, _ = self._interfaces("relationship_types", rel, given_ifaces, props_tpl, loc, {})
         cap = spec.get("capability", rdef.get("capability"))
+        # The type's attribute defaults, then the values the relationship template (or the
+        # inline relationship) writes: a written value wins over the default.
+        attributes = {
+            k: d["default"]
+            for k, d in self.reg.merged_map("relationship_types", rel, "attributes").items()
+            if isinstance(d, dict) and "default" in d
+        }
+        written = props_tpl.get("attributes") if isinstance(props_tpl, dict) else None
+        if isinstance(written, dict):
+            attributes.update(written)
         return Requirement(
             name=rname,
             target=target,
@@ -909,11 +919,7 @@ class _Builder:
             capability=cap if isinstance(cap, str) else None,
             relationship_types=self.reg.ancestry("relationship_types", rel),
             properties=self._properties("relationship_types", rel, props_tpl, "properties", loc),
-            attributes={
-                k: d["default"]
-                for k, d in self.reg.merged_map("relationship_types", rel, "attributes").items()
-                if isinstance(d, dict) and "default" in d
-            },
+            attributes=attributes,
             interfaces=ifaces,
             location=loc,
         )

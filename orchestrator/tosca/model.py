@@ -91,7 +91,7 @@ class Requirement:
     capability: str | None = None
     relationship_types: list[str] = field(default_factory=list)  # relationship type ancestry
     properties: dict[str, Any] = field(default_factory=dict)  # of the relationship
-    attributes: dict[str, Any] = field(default_factory=dict)  # its type's defaults
+    attributes: dict[str, Any] = field(default_factory=dict)  # type defaults, then written
     interfaces: dict[str, dict[str, Operation]] = field(default_factory=dict)
     location: Location = Location()
 

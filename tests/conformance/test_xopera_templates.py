@@ -31,6 +31,10 @@ ACCEPTED = [
     "tests/integration/notify",  # 1.3 triggers; get_property naming policy types; 10 for a float
     "tests/integration/compare/service1.yaml",
     "tests/integration/compare/service2.yaml",
+    "examples/relationship_outputs",
+    "tests/integration/cli_commands",
+    "tests/integration/concurrency",
+    "tests/integration/misc_tosca_types",
 ]
 
 
