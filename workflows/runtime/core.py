@@ -94,15 +94,59 @@ class Future:
 
 
 class _Data:
-    """Last writer and readers since then of one object or file (for dependencies)."""
+    """Last writer and readers since then of one object or file (for dependencies).
 
-    __slots__ = ("obj", "writer", "readers", "value")
+    A run of CONCURRENT (or of COMMUTATIVE) accesses in a row is ``shared``: its tasks do
+    not depend on each other, only on what came before the run (``shared_base``), and the
+    next other access depends on all of them (they are the data's writers until then).
+    COMMUTATIVE ones also exclude each other: ``busy`` is the one running."""
+
+    __slots__ = ("obj", "writer", "readers", "value", "shared", "shared_kind", "shared_base",
+                 "busy")  # fmt: skip
 
     def __init__(self, obj: Any) -> None:
         self.obj = obj  # keeps the object alive so its id() is not reused
         self.writer: Task | None = None
         self.readers: list[Task] = []
         self.value = obj  # newest version (a process task returns a new object)
+        self.shared: list[Task] = []
+        self.shared_kind: str | None = None  # the open run's direction; None: closed
+        self.shared_base: list[Task] = []
+        self.busy: Task | None = None
+
+    def writers(self) -> list[Task]:
+        """The tasks a later access must wait for as writers."""
+        if self.shared:
+            return self.shared
+        return [self.writer] if self.writer is not None else []
+
+    def access(self, task: Task, direction: str, writes: bool, deps: list[Task]) -> None:
+        """Record ``task``'s access and add what it must wait for to ``deps``."""
+        if direction in _SHARED:
+            if self.shared and self.shared_kind == direction:
+                deps.extend(self.shared_base)  # the run goes on: not after its own members
+                self.shared.append(task)
+                return
+            base = self.writers() + self.readers
+            deps.extend(base)
+            self.shared_base = base
+            self.shared = [task]
+            self.shared_kind = direction
+            self.writer = None
+            self.readers = []
+            return
+        self.shared_kind = None  # any other access ends the run (its tasks stay writers)
+        deps.extend(self.writers())
+        if writes:
+            deps.extend(self.readers)
+            self.writer = task
+            self.readers = []
+            self.shared = []
+        else:
+            self.readers.append(task)
+
+
+_SHARED = (Direction.CONCURRENT, Direction.COMMUTATIVE)
 
 
 class _Group:
@@ -236,17 +280,12 @@ class Runtime:
         if param.writes:
             if entry is None:
                 entry = self._objects[id(value)] = _Data(value)
-            else:
-                if entry.writer is not None:
-                    deps.append(entry.writer)
-                deps.extend(entry.readers)
-            entry.writer = task
-            entry.readers = []
+            entry.access(task, param.direction, True, deps)
             task.inout_objects[name] = value
+            if param.direction == Direction.COMMUTATIVE:
+                task.exclusive.append(entry)
         elif entry is not None:
-            if entry.writer is not None:
-                deps.append(entry.writer)
-            entry.readers.append(task)
+            entry.access(task, param.direction, False, deps)
 
     def _scan_nested(self, value: Any, deps: list[Task], depth: int) -> None:
         if depth > 8:
@@ -260,27 +299,22 @@ class Runtime:
                 self._scan_nested(item, deps, depth + 1)
             elif kind not in _IMMUTABLE:
                 entry = self._objects.get(id(item))
-                if entry is not None and entry.writer is not None:
-                    deps.append(entry.writer)
+                if entry is not None:
+                    deps.extend(entry.writers())
 
     def _scan_file(self, task: Task, param: Parameter, path: str, deps: list[Task]) -> None:
         entry = self._files.get(path)
         if entry is None:
             entry = self._files[path] = _Data(path)
-        if param.writes:
-            if entry.writer is not None:
-                deps.append(entry.writer)
-            deps.extend(entry.readers)
-            entry.writer = task
-            entry.readers = []
-            if param.direction == Direction.OUT:
-                task.out_files.append(path)
-            else:
-                task.inout_files.append(path)
-        else:
-            if entry.writer is not None:
-                deps.append(entry.writer)
-            entry.readers.append(task)
+        entry.access(task, param.direction, param.writes, deps)
+        if param.direction == Direction.OUT:
+            task.out_files.append(path)
+        elif param.writes and param.direction != Direction.CONCURRENT:
+            # Backed up and restored around retries. Not a CONCURRENT file: its other
+            # writers run meanwhile, and a restore would undo their work.
+            task.inout_files.append(path)
+        if param.direction == Direction.COMMUTATIVE:
+            task.exclusive.append(entry)
 
     # ------------------------------------------------------------------ scheduling
     def _make_ready(self, task: Task) -> None:
@@ -293,6 +327,7 @@ class Runtime:
         """Pop ready tasks, most urgent first, while the backend has room for them."""
         launch: list[Task] = []
         skipped: list[tuple[int, int, int, Task]] = []
+        waiting: list[tuple[int, int, int, Task]] = []
         ready = self._ready
         acquire = self.backend.try_acquire
         while ready:
@@ -300,16 +335,21 @@ class Runtime:
             task = item[3]
             if task.state is not _READY:
                 continue
+            if task.exclusive and any(e.busy is not None for e in task.exclusive):
+                waiting.append(item)  # a COMMUTATIVE peer holds the data: after it ends
+                continue
             if acquire(task):
                 task.state = _RUNNING
                 task.attempt += 1
+                for e in task.exclusive:
+                    e.busy = task
                 launch.append(task)
             else:
                 # Let smaller tasks pass a big one that does not fit yet (bounded look-ahead).
                 skipped.append(item)
                 if len(skipped) >= 16 or self.backend.saturated():
                     break
-        for item in skipped:
+        for item in skipped + waiting:
             heapq.heappush(ready, item)
         return launch
 
@@ -367,6 +407,9 @@ class Runtime:
         kills: list[Task] = []
         with self._lock:
             self.backend.release(task)
+            for e in task.exclusive:
+                if e.busy is task:
+                    e.busy = None
             if task.state is not _RUNNING:
                 return []
             task.host = outcome.host or self.backend.host
@@ -612,8 +655,9 @@ class Runtime:
             return obj
         with self._lock:
             entry = self._objects.get(id(obj))
-        if entry is not None and entry.writer is not None:
-            self._wait_task(entry.writer)
+        if entry is not None and entry.writers():
+            for writer in list(entry.writers()):
+                self._wait_task(writer)
             return entry.value
         if kind is list or kind is tuple:
             return kind(self.wait_on(v) for v in obj)
@@ -626,8 +670,7 @@ class Runtime:
         """Block until the last task writing ``path`` has ended; returns the path."""
         with self._lock:
             entry = self._files.get(os.path.abspath(os.fspath(path)))
-        if entry is not None and entry.writer is not None:
-            writer = entry.writer
+        for writer in list(entry.writers()) if entry is not None else []:
             self._wait_task(writer)
             if writer.state is _CANCELLED:
                 raise TaskCancelledError(f"task {writer.label} writing {path} was cancelled")

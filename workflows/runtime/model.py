@@ -115,6 +115,7 @@ class Task:
         "out_files",
         "inout_files",
         "inout_objects",
+        "exclusive",
         "cancel_requested",
         "handle",
         "submitted_at",
@@ -142,6 +143,7 @@ class Task:
         self.out_files: list[str] = []  # FILE_OUT paths
         self.inout_files: list[str] = []  # FILE_INOUT paths
         self.inout_objects: dict[str, Any] = {}  # param name -> caller's object
+        self.exclusive: list[Any] = []  # data it accesses COMMUTATIVE (one task at a time)
         self.cancel_requested = False
         self.handle: Any = None  # backend-specific (process, job id)
         self.submitted_at = 0.0
