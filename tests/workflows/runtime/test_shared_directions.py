@@ -73,9 +73,7 @@ def test_concurrent_writers_overlap_and_the_next_reader_waits_for_all(runtime, t
     assert read_at >= max(a1, b1) - 0.01  # the reader came after both
 
 
-def test_commutative_writers_never_overlap_and_need_not_keep_submission_order(
-    runtime, tmp_path
-):
+def test_commutative_writers_never_overlap_and_need_not_keep_submission_order(runtime, tmp_path):
     log = str(tmp_path / "log.txt")
     late = slow_value(1.5)
     add_commutatively(log, "first", 0.3, after=late)  # must wait for its slow input
