@@ -19,7 +19,7 @@ from typing import Any
 from workflows.runtime.context import in_task
 from workflows.runtime.exceptions import TaskDefinitionError
 from workflows.runtime.model import POLICIES, Constraint, TaskSpec
-from workflows.runtime.parameter import as_parameter
+from workflows.runtime.parameter import IN, INOUT, Direction, Parameter, as_parameter
 
 __all__ = [
     "TaskFunction",
@@ -40,7 +40,6 @@ _IGNORED_TASK_KEYWORDS = {
     "is_replicated",
     "is_distributed",
     "varargs_type",
-    "target_direction",
     "computing_nodes",
     "numba",
     "numba_flags",
@@ -92,6 +91,13 @@ class TaskFunction:
         # Pickled (cloudpickle / Slurm payloads) as the plain function: inside a task a nested
         # call runs inline anyway.
         return (_rebuild_task_function, (self.spec,))
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        # A task that is a method: ``obj.method(x)`` submits ``method(obj, x)``, the instance
+        # being the first parameter (``self``: INOUT unless ``target_direction`` says IN).
+        if instance is None:
+            return self
+        return functools.partial(self, instance)
 
     def __repr__(self) -> str:
         return f"<task {self.spec.name}>"
@@ -167,7 +173,11 @@ def task(*dargs: Any, **options: Any) -> Any:
             param_names=tuple(names),
             varargs=varargs,
         )
+        target: Parameter | None = None
         for key, value in options.items():
+            if key == "target_direction":
+                target = _target_direction(value, where)
+                continue
             param = as_parameter(value)
             if param is not None:
                 spec.params[key] = param
@@ -188,10 +198,24 @@ def task(*dargs: Any, **options: Any) -> Any:
                     f"{where}: keyword {key}={value!r} is neither a task option nor a "
                     "parameter spec (IN, OUT, INOUT, FILE_IN, FILE_OUT, ...)"
                 )
+        if names and names[0] == "self" and "self" not in spec.params:
+            # PyCOMPSs: a method's object is INOUT by default (its changes are kept).
+            spec.params["self"] = target or INOUT
         _apply_options(spec, getattr(fn, _PENDING_ATTR, {}))
         return TaskFunction(spec)
 
     return decorate
+
+
+def _target_direction(value: Any, where: str) -> Parameter:
+    """``target_direction=IN`` / ``INOUT`` (a parameter spec or a direction name)."""
+    param = as_parameter(value)
+    name = param.direction if param is not None else str(value).upper()
+    if name == Direction.IN:
+        return IN
+    if name == Direction.INOUT:
+        return INOUT
+    raise TaskDefinitionError(f"{where}: target_direction must be IN or INOUT, not {value!r}")
 
 
 def on_failure(management: str = "RETRY", **defaults: Any) -> Any:
