@@ -178,7 +178,10 @@ def task(*dargs: Any, **options: Any) -> Any:
             if key == "target_direction":
                 target = _target_direction(value, where)
                 continue
-            param = as_parameter(value)
+            try:
+                param = as_parameter(value)
+            except ValueError as exc:
+                raise TaskDefinitionError(f"{where}: {key}: {exc}") from None
             if param is not None:
                 spec.params[key] = param
             elif key == "returns":

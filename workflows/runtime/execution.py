@@ -116,13 +116,36 @@ def render_template(
 
 
 def _argv_values(spec: TaskSpec, args: tuple, kwargs: dict) -> list[str]:
+    """The call's values as arguments, in order: a parameter's ``Prefix`` glued on, and
+    standard-stream parameters left out (they are redirections, see :func:`stdio_files`)."""
     out: list[str] = []
-    for value in list(args) + list(kwargs.values()):
+    for name, value in bind_arguments(spec, args, kwargs).items():
+        param = spec.params.get(name) if spec.params else None
+        if param is not None and param.stream:
+            continue
+        prefix = param.prefix if param is not None else ""
         if isinstance(value, (list, tuple)):
-            out.extend(str(v) for v in value)
+            out.extend(prefix + str(v) for v in value)
         elif value is not None:
-            out.append(str(value))
+            out.append(prefix + str(value))
     return out
+
+
+def stdio_files(spec: TaskSpec, args: tuple, kwargs: dict) -> dict[str, tuple[str, str]]:
+    """``{"STDIN" | "STDOUT" | "STDERR": (path, open mode)}`` from the stream parameters: stdin
+    read, an OUT stream truncated, an INOUT (or CONCURRENT / COMMUTATIVE) one appended to."""
+    streams: dict[str, tuple[str, str]] = {}
+    if not spec.params:
+        return streams
+    for name, value in bind_arguments(spec, args, kwargs).items():
+        param = spec.params.get(name)
+        if param is None or not param.stream or value is None:
+            continue
+        if param.stream in streams:
+            raise TaskDefinitionError(f"{spec.name}: two parameters are {param.stream}")
+        writing = "wb" if param.direction == "OUT" else "ab"
+        streams[param.stream] = (os.fspath(value), "rb" if param.stream == "STDIN" else writing)
+    return streams
 
 
 def build_command(spec: TaskSpec, args: tuple, kwargs: dict) -> list[str]:
@@ -183,12 +206,23 @@ def run_command(
     except Exception as exc:  # noqa: BLE001
         return _exception_outcome(exc, started)
     workdir = spec.options.get("working_dir") or None
-    try:
-        proc = subprocess.Popen(
-            argv, cwd=workdir, env={**os.environ, **(env or {})}, start_new_session=True
-        )
-    except OSError as exc:
-        return failure(f"cannot start {argv[0]!r}: {exc.strerror or exc}", started)
+    with contextlib.ExitStack() as files:
+        try:
+            redirect = {
+                stream.lower(): files.enter_context(open(path, mode))  # noqa: SIM115
+                for stream, (path, mode) in stdio_files(spec, args, kwargs).items()
+            }
+        except OSError as exc:
+            return failure(f"cannot open {exc.filename}: {exc.strerror or exc}", started)
+        except TaskDefinitionError as exc:
+            return _exception_outcome(exc, started)
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=workdir, env={**os.environ, **(env or {})}, start_new_session=True,
+                **redirect,
+            )  # fmt: skip
+        except OSError as exc:
+            return failure(f"cannot start {argv[0]!r}: {exc.strerror or exc}", started)
     if on_start:
         on_start(proc)
     try:

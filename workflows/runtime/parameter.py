@@ -7,7 +7,7 @@ A parameter spec is a small immutable :class:`Parameter` (type + direction). Spe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
@@ -20,6 +20,9 @@ __all__ = [
     "Keep",
     "Cache",
     "StdIOStream",
+    "STDIN",
+    "STDOUT",
+    "STDERR",
     "IN",
     "OUT",
     "INOUT",
@@ -69,13 +72,18 @@ class Type:
     DICTIONARY = "DICTIONARY"
 
 
-# Keys of the dict form (``{Type: FILE_IN, Prefix: "--in="}``); accepted, mostly informative.
+# Keys of the dict form (``{Type: FILE_IN, Prefix: "--in="}``). ``Prefix`` is glued to the
+# value on a @binary / @mpi command line; ``StdIOStream`` (STDIN, STDOUT, STDERR) makes a file
+# parameter the program's standard stream instead of an argument; the others are accepted.
 Prefix = "Prefix"
 Depth = "Depth"
 Weight = "Weight"
 Keep = "Keep"
 Cache = "Cache"
 StdIOStream = "StdIOStream"
+STDIN = "STDIN"
+STDOUT = "STDOUT"
+STDERR = "STDERR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,8 @@ class Parameter:
     type: str = Type.OBJECT
     direction: str = Direction.IN
     file_collection: bool = False
+    stream: str | None = None  # STDIN / STDOUT / STDERR: redirected, not an argument
+    prefix: str = ""  # glued before the value on a @binary / @mpi command line
 
     @property
     def is_file(self) -> bool:
@@ -137,5 +147,38 @@ def as_parameter(value: Any) -> Parameter | None:
         return value
     if isinstance(value, dict) and Type in value:
         inner = value[Type]
-        return inner if isinstance(inner, Parameter) else None
+        if not isinstance(inner, Parameter):
+            return None
+        stream = value.get(StdIOStream, inner.stream)
+        if stream is not None and str(stream).upper() not in _STREAMS:
+            raise ValueError(f"StdIOStream must be STDIN, STDOUT or STDERR, not {stream!r}")
+        return replace(
+            inner,
+            stream=str(stream).upper() if stream is not None else None,
+            prefix=str(value.get(Prefix, inner.prefix) or ""),
+        )
     return None
+
+
+_STREAMS = (STDIN, STDOUT, STDERR)
+
+
+# Files as standard streams (PyCOMPSs' aliases): FILE_<DIRECTION>_<STREAM>, and FILE_STDIN /
+# FILE_STDOUT / FILE_STDERR (IN, OUT, OUT). An OUT stream is truncated, the others appended to.
+FILE_STDIN = FILE_IN_STDIN = Parameter(Type.FILE, Direction.IN, stream=STDIN)
+FILE_IN_STDOUT = Parameter(Type.FILE, Direction.IN, stream=STDOUT)
+FILE_IN_STDERR = Parameter(Type.FILE, Direction.IN, stream=STDERR)
+FILE_OUT_STDIN = Parameter(Type.FILE, Direction.OUT, stream=STDIN)
+FILE_STDOUT = FILE_OUT_STDOUT = Parameter(Type.FILE, Direction.OUT, stream=STDOUT)
+FILE_STDERR = FILE_OUT_STDERR = Parameter(Type.FILE, Direction.OUT, stream=STDERR)
+FILE_INOUT_STDIN = Parameter(Type.FILE, Direction.INOUT, stream=STDIN)
+FILE_INOUT_STDOUT = Parameter(Type.FILE, Direction.INOUT, stream=STDOUT)
+FILE_INOUT_STDERR = Parameter(Type.FILE, Direction.INOUT, stream=STDERR)
+FILE_CONCURRENT_STDIN = Parameter(Type.FILE, Direction.CONCURRENT, stream=STDIN)
+FILE_CONCURRENT_STDOUT = Parameter(Type.FILE, Direction.CONCURRENT, stream=STDOUT)
+FILE_CONCURRENT_STDERR = Parameter(Type.FILE, Direction.CONCURRENT, stream=STDERR)
+FILE_COMMUTATIVE_STDIN = Parameter(Type.FILE, Direction.COMMUTATIVE, stream=STDIN)
+FILE_COMMUTATIVE_STDOUT = Parameter(Type.FILE, Direction.COMMUTATIVE, stream=STDOUT)
+FILE_COMMUTATIVE_STDERR = Parameter(Type.FILE, Direction.COMMUTATIVE, stream=STDERR)
+STREAM_PARAMETERS = [name for name in dir() if name.startswith("FILE_") and "_STD" in name]
+__all__ += STREAM_PARAMETERS
