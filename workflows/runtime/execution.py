@@ -219,7 +219,8 @@ def run_command(
         try:
             proc = subprocess.Popen(
                 argv, cwd=workdir, env={**os.environ, **(env or {})}, start_new_session=True,
-                **redirect,
+                stdin=redirect.get("stdin"), stdout=redirect.get("stdout"),
+                stderr=redirect.get("stderr"),
             )  # fmt: skip
         except OSError as exc:
             return failure(f"cannot start {argv[0]!r}: {exc.strerror or exc}", started)
