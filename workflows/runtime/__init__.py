@@ -30,7 +30,15 @@ from workflows.runtime.api import (
 )
 from workflows.runtime.config import RuntimeConfig, load_config
 from workflows.runtime.core import Future, Runtime, get_runtime, start_runtime, stop_runtime
-from workflows.runtime.decorators import binary, constraint, http, mpi, on_failure, task
+from workflows.runtime.decorators import (
+    binary,
+    constraint,
+    http,
+    implement,
+    mpi,
+    on_failure,
+    task,
+)
 from workflows.runtime.exceptions import (
     COMPSsException,
     ConstraintError,
@@ -108,6 +116,7 @@ __all__ = [
     "TaskTimeoutError",
     "Type",
     "binary",
+    "implement",
     "compss_barrier",
     "compss_barrier_group",
     "compss_cancel_group",

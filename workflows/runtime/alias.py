@@ -52,6 +52,7 @@ def _contents() -> dict[str, dict[str, Any]]:
         "pycompss.api.binary": {"binary": decorators.binary},
         "pycompss.api.mpi": {"mpi": decorators.mpi},
         "pycompss.api.http": {"http": decorators.http},
+        "pycompss.api.implement": {"implement": decorators.implement},
         "pycompss.api.exceptions": {"COMPSsException": exceptions.COMPSsException},
         "pycompss.api.task_group": {"TaskGroup": api.TaskGroup},
         "pycompss.api.local": {"local": local},

@@ -45,10 +45,12 @@ from workflows.runtime.config import RuntimeConfig, load_config, urgency_rank
 from workflows.runtime.events import EventLog
 from workflows.runtime.exceptions import (
     COMPSsException,
+    ConstraintError,
     RuntimeTaskError,
     TaskCancelledError,
     TaskFailedError,
 )
+from workflows.runtime.implementations import implementations_of
 from workflows.runtime.model import TERMINAL, Outcome, State, Task, TaskSpec
 from workflows.runtime.parameter import IN, Direction, Parameter, Type
 
@@ -198,9 +200,10 @@ class Runtime:
             raise self._fatal
         if self._closed:
             raise RuntimeTaskError("the task runtime is stopped")
-        self.backend.check(spec)
+        choices = self._implementations(spec)
         with self._lock:
             task = Task(len(self._tasks) + 1, spec, args, kwargs)
+            task.choices = choices
             task.submitted_at = time.time()
             task.urgency = self._urgency_stack[-1] if self._urgency_stack else self._urgency
             task.groups = tuple(self._group_stack)
@@ -338,7 +341,7 @@ class Runtime:
             if task.exclusive and any(e.busy is not None for e in task.exclusive):
                 waiting.append(item)  # a COMMUTATIVE peer holds the data: after it ends
                 continue
-            if acquire(task):
+            if self._acquire(task, acquire):
                 task.state = _RUNNING
                 task.attempt += 1
                 for e in task.exclusive:
@@ -352,6 +355,40 @@ class Runtime:
         for item in skipped + waiting:
             heapq.heappush(ready, item)
         return launch
+
+    def _implementations(self, spec: TaskSpec) -> tuple[TaskSpec, ...]:
+        """The implementations a call of ``spec`` may run (@implement ones first), those
+        the backend can ever hold; ``ConstraintError`` when none."""
+        alternatives = implementations_of(spec)
+        if not alternatives:
+            self.backend.check(spec)
+            return ()
+        usable: list[TaskSpec] = []
+        first_error: Exception | None = None
+        for impl in [*alternatives, spec]:
+            try:
+                self.backend.check(impl)
+            except ConstraintError as exc:
+                first_error = first_error or exc
+                continue
+            usable.append(impl)
+        if not usable:
+            assert first_error is not None
+            raise first_error
+        return tuple(usable)
+
+    @staticmethod
+    def _acquire(task: Task, acquire: Any) -> bool:
+        """Resources for ``task``; with several implementations, the first that fits now
+        becomes its spec for this attempt."""
+        if not task.choices:
+            return bool(acquire(task))
+        for impl in task.choices:
+            task.spec = impl
+            if acquire(task):
+                return True
+        task.spec = task.choices[-1]
+        return False
 
     def _launch(self, tasks: list[Task]) -> None:
         queue = deque(tasks)

@@ -18,6 +18,7 @@ from typing import Any
 
 from workflows.runtime.context import in_task
 from workflows.runtime.exceptions import TaskDefinitionError
+from workflows.runtime.implementations import register_alternative
 from workflows.runtime.model import POLICIES, Constraint, TaskSpec
 from workflows.runtime.parameter import IN, INOUT, Direction, Parameter, as_parameter
 
@@ -29,6 +30,7 @@ __all__ = [
     "binary",
     "mpi",
     "http",
+    "implement",
     "in_task",
 ]
 
@@ -206,6 +208,25 @@ def task(*dargs: Any, **options: Any) -> Any:
             spec.params["self"] = target or INOUT
         _apply_options(spec, getattr(fn, _PENDING_ATTR, {}))
         return TaskFunction(spec)
+
+    return decorate
+
+
+def implement(source_class: str, method: str) -> Any:
+    """``@implement(source_class="pkg.module" (or "pkg.module.Class"), method="name")`` above
+    ``@task`` (and its ``@constraint``): this task is another implementation of that one. A
+    call of the original may run either; the runtime picks, when the task is ready, the
+    first implementation whose constraint fits the free resources: the ``@implement`` ones
+    in declaration order (usually the specialised ones, a GPU version), then the original."""
+
+    def decorate(target: Any) -> Any:
+        if not isinstance(target, TaskFunction):
+            raise TaskDefinitionError(
+                f"@implement(source_class={source_class!r}, method={method!r}) must be "
+                "placed above @task"
+            )
+        register_alternative(str(source_class), str(method), target.spec)
+        return target
 
     return decorate
 

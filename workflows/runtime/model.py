@@ -116,6 +116,7 @@ class Task:
         "inout_files",
         "inout_objects",
         "exclusive",
+        "choices",
         "cancel_requested",
         "handle",
         "submitted_at",
@@ -144,6 +145,7 @@ class Task:
         self.inout_files: list[str] = []  # FILE_INOUT paths
         self.inout_objects: dict[str, Any] = {}  # param name -> caller's object
         self.exclusive: list[Any] = []  # data it accesses COMMUTATIVE (one task at a time)
+        self.choices: tuple[TaskSpec, ...] = ()  # @implement: implementations, in preference
         self.cancel_requested = False
         self.handle: Any = None  # backend-specific (process, job id)
         self.submitted_at = 0.0
