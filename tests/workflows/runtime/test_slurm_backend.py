@@ -9,6 +9,7 @@ import pytest
 from rt_helpers import read_events
 
 from workflows.runtime import (
+    COMMUTATIVE,
     RuntimeConfig,
     TaskFailedError,
     compss_barrier,
@@ -100,3 +101,37 @@ def test_failure_in_a_job_stops_the_application(slurm_runtime):
     with pytest.raises(TaskFailedError, match="bad input"):
         compss_barrier()
     assert follower.task.state.value == "cancelled"
+
+
+@task(tally=COMMUTATIVE)
+def record(tally, label):
+    tally.append(label)
+
+
+@task(returns=1)
+def how_many(tally):
+    return len(tally)
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+    @task()
+    def bump(self, k):
+        self.n += k
+
+
+def test_commutative_updates_and_method_tasks_as_jobs(slurm_runtime):
+    """Each task a Slurm job in its own process: COMMUTATIVE updates of one object all land
+    (one job at a time, each on the previous one's result), and a method task's changes to
+    its object come back from the job."""
+    tally: list[str] = []
+    for label in ("a", "b", "c"):
+        record(tally, label)
+    assert compss_wait_on(how_many(tally)) == 3
+    assert sorted(compss_wait_on(tally)) == ["a", "b", "c"]
+    counter = Counter()
+    counter.bump(2)
+    counter.bump(5)
+    assert compss_wait_on(counter).n == 7
