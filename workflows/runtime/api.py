@@ -75,8 +75,11 @@ def compss_file_exists(*file_names: str) -> Any:
 
 
 def compss_delete_file(*file_names: str) -> Any:
-    """Accepted for compatibility: files are left in place (always True)."""
-    return True if len(file_names) == 1 else [True] * len(file_names)
+    """Remove each file once the tasks submitted so far that use it have ended (True where
+    a file was removed)."""
+    runtime = get_runtime()
+    done = [runtime.delete_file(f) for f in file_names]
+    return done[0] if len(done) == 1 else done
 
 
 def compss_delete_object(*objs: Any) -> Any:

@@ -678,6 +678,27 @@ class Runtime:
                 self._cv.wait()
         self._raise_fatal()
 
+    def delete_file(self, path: str | os.PathLike[str]) -> bool:
+        """``compss_delete_file``: once every task submitted so far that reads or writes
+        ``path`` has ended, remove the file (a directory with its contents) and forget its
+        history; True when something was removed."""
+        key = os.path.abspath(os.fspath(path))
+        with self._lock:
+            entry = self._files.get(key)
+            users = (entry.writers() + entry.readers) if entry is not None else []
+        for user in users:
+            self._wait_task(user)
+        with self._lock:
+            self._files.pop(key, None)
+        if os.path.isdir(key) and not os.path.islink(key):
+            shutil.rmtree(key, ignore_errors=True)
+            return True
+        try:
+            os.remove(key)
+        except FileNotFoundError:
+            return False
+        return True
+
     def wait_on(self, obj: Any) -> Any:
         """Value of a Future (or newest version of an object written by tasks)."""
         kind = type(obj)

@@ -12,6 +12,8 @@ from workflows.runtime import (
     FILE_COMMUTATIVE,
     FILE_CONCURRENT,
     FILE_IN,
+    FILE_OUT,
+    compss_delete_file,
     compss_wait_on,
     compss_wait_on_file,
     task,
@@ -94,3 +96,26 @@ def test_commutative_updates_of_an_object_all_land(runtime):
         bump(counter, label)
     result = compss_wait_on(counter)
     assert sorted(result) == ["x", "y", "z"]
+
+
+@task(out=FILE_OUT)
+def slow_write(out, seconds):
+    time.sleep(seconds)
+    Path(out).write_text("data")
+
+
+@task(src=FILE_IN, returns=1)
+def slow_read(src, seconds):
+    text = Path(src).read_text()
+    time.sleep(seconds)
+    return text
+
+
+def test_compss_delete_file_waits_for_the_file_s_users_then_removes_it(runtime, tmp_path):
+    path = str(tmp_path / "scratch.bin")
+    slow_write(path, 0.4)
+    seen = slow_read(path, 0.4)
+    assert compss_delete_file(path) is True  # after the writer and the reader
+    assert not Path(path).exists()
+    assert compss_wait_on(seen) == "data"
+    assert compss_delete_file(path) is False  # nothing left to remove
