@@ -23,10 +23,12 @@ Scheme (second order in space and time; ``SolverConfig(order=2)``, the default):
   positivity clip, the sponge and the semi-implicit Manning friction of each stage. A convex
   combination of non-negative depths stays non-negative.
 
-Each step runs, per stage, three passes over the grid (each ``prange`` over rows): cell
-velocities and surface (:func:`prep_rows`), limited half-slopes (:func:`slope_rows`), then
-face fluxes and the update (:func:`stage_rows`, bands of rows with row buffers as in the
-first-order :func:`~workflows.tsunami._scheme.step_rows`: every face flux computed once).
+Each step runs, per stage, two passes over the grid (each ``prange`` over rows): cell
+velocities, surface and each row's wet extent (:func:`prep_rows`), then, over bands of rows
+with row buffers as in the first-order :func:`~workflows.tsunami._scheme.step_rows`, the
+limited half-slopes of each row (:func:`xslopes_row`, :func:`yslopes_row`), the face
+fluxes (every one computed once) and the update (:func:`stage_rows`), each row only over
+its span of cells that may hold water (:func:`row_span`).
 The second stage writes the combined state over the first buffers in place (each cell
 reads its own old value only), so the state never changes buffers.
 """
@@ -114,79 +116,80 @@ def row_span(ext, ext0, j, nx, final):
     return lo, hi
 
 
-def slope_rows(h, e, u, v, eps, theta, sx, sy, ext, ext0, final, span):
-    """Limited half-slopes of (h, eta, u, v) along x (``sx[0:4]``) and y (``sy[0:4]``); zero
-    where the cell or a neighbour in that direction is dry and on the grid's edges. Also
-    each row's :func:`row_span` into ``span[j]``: outside it every cell is dry, so its
-    slopes are zero."""
+def xslopes_row(j, h, e, u, v, eps, theta, lo, hi, sx):
+    """Limited half-slopes of (h, eta, u, v) along x of row ``j`` into the row buffer
+    ``sx[0:4]``; zero where the cell or an x neighbour is dry, on the grid's edges and
+    outside the row's span [lo, hi) (all dry there)."""
+    nx = h.shape[1]
+    i0 = max(lo, 1)
+    i1 = max(min(hi, nx - 1), i0)
+    for k in range(4):
+        for i in range(i0):
+            sx[k, i] = 0.0
+        for i in range(i1, nx):
+            sx[k, i] = 0.0
+    for i in range(np.uint64(i0), np.uint64(i1)):  # selects only: the loop vectorises
+        ok = h[j, i - U1] > eps and h[j, i] > eps and h[j, i + U1] > eps
+        a = half_slope(h[j, i - U1], h[j, i], h[j, i + U1], theta)
+        c = half_slope(e[j, i - U1], e[j, i], e[j, i + U1], theta)
+        d = half_slope(u[j, i - U1], u[j, i], u[j, i + U1], theta)
+        f = half_slope(v[j, i - U1], v[j, i], v[j, i + U1], theta)
+        sx[0, i] = a if ok else 0.0
+        sx[1, i] = c if ok else 0.0
+        sx[2, i] = d if ok else 0.0
+        sx[3, i] = f if ok else 0.0
+
+
+def yslopes_row(j, h, e, u, v, eps, theta, lo, hi, sy):
+    """The same along y (between rows j - 1 and j + 1) into ``sy[0:4]``."""
     ny, nx = h.shape
-    for jq in prange(ny):
-        j = np.int64(jq)
-        lo, hi = row_span(ext, ext0, j, nx, final)
-        span[j, 0] = lo
-        span[j, 1] = hi
-        i0 = max(lo, 1)
-        i1 = max(min(hi, nx - 1), i0)
-        edge = j == 0 or j == ny - 1
-        for k in range(4):
-            for i in range(i0):
-                sx[k, j, i] = 0.0
-            for i in range(i1, nx):
-                sx[k, j, i] = 0.0
-            for i in range(nx if edge else lo):
-                sy[k, j, i] = 0.0
-            for i in range(nx if edge else max(hi, lo), nx):
-                sy[k, j, i] = 0.0
-        for i in range(np.uint64(i0), np.uint64(i1)):  # selects only: the loop vectorises
-            ok = h[j, i - U1] > eps and h[j, i] > eps and h[j, i + U1] > eps
-            a = half_slope(h[j, i - U1], h[j, i], h[j, i + U1], theta)
-            c = half_slope(e[j, i - U1], e[j, i], e[j, i + U1], theta)
-            d = half_slope(u[j, i - U1], u[j, i], u[j, i + U1], theta)
-            f = half_slope(v[j, i - U1], v[j, i], v[j, i + U1], theta)
-            sx[0, j, i] = a if ok else 0.0
-            sx[1, j, i] = c if ok else 0.0
-            sx[2, j, i] = d if ok else 0.0
-            sx[3, j, i] = f if ok else 0.0
-        if not edge:
-            for i in range(np.uint64(lo), np.uint64(hi)):
-                ok = h[j - 1, i] > eps and h[j, i] > eps and h[j + 1, i] > eps
-                a = half_slope(h[j - 1, i], h[j, i], h[j + 1, i], theta)
-                c = half_slope(e[j - 1, i], e[j, i], e[j + 1, i], theta)
-                d = half_slope(u[j - 1, i], u[j, i], u[j + 1, i], theta)
-                f = half_slope(v[j - 1, i], v[j, i], v[j + 1, i], theta)
-                sy[0, j, i] = a if ok else 0.0
-                sy[1, j, i] = c if ok else 0.0
-                sy[2, j, i] = d if ok else 0.0
-                sy[3, j, i] = f if ok else 0.0
+    edge = j == 0 or j == ny - 1
+    for k in range(4):
+        for i in range(nx if edge else lo):
+            sy[k, i] = 0.0
+        for i in range(nx if edge else max(hi, lo), nx):
+            sy[k, i] = 0.0
+    if not edge:
+        for i in range(np.uint64(lo), np.uint64(hi)):
+            ok = h[j - 1, i] > eps and h[j, i] > eps and h[j + 1, i] > eps
+            a = half_slope(h[j - 1, i], h[j, i], h[j + 1, i], theta)
+            c = half_slope(e[j - 1, i], e[j, i], e[j + 1, i], theta)
+            d = half_slope(u[j - 1, i], u[j, i], u[j + 1, i], theta)
+            f = half_slope(v[j - 1, i], v[j, i], v[j + 1, i], theta)
+            sy[0, i] = a if ok else 0.0
+            sy[1, i] = c if ok else 0.0
+            sy[2, i] = d if ok else 0.0
+            sy[3, i] = f if ok else 0.0
 
 
 def yfaces_row2(  # noqa: PLR0913 - a kernel: every array is an argument
-    jl, sidel, sgnl, jr, sider, sgnr, h, e, u, v, sy, g, fh, fnl, fnr, ft, i0, i1,
+    jl, sidel, sgnl, jr, sider, sgnr, h, e, u, v, syl, syr, g, fh, fnl, fnr, ft, i0, i1,
 ):  # fmt: skip
-    """Fluxes across the faces between row ``jl`` (its ``sidel`` face states) and row ``jr``
-    (its ``sider`` states), columns [i0, i1): normal velocity v, tangential u. ``sgnl`` /
-    ``sgnr`` multiply the normal velocity: -1 mirrors a ghost row for reflecting walls."""
+    """Fluxes across the faces between row ``jl`` (its ``sidel`` face states, y slopes
+    ``syl``) and row ``jr`` (``sider``, ``syr``), columns [i0, i1): normal velocity v,
+    tangential u. ``sgnl`` / ``sgnr`` multiply the normal velocity: -1 mirrors a ghost row
+    for reflecting walls."""
     for i in range(np.uint64(i0), np.uint64(i1)):
         hl, ul, vl, bl = face_state(
             h[jl, i],
-            sy[0, jl, i],
+            syl[0, i],
             e[jl, i],
-            sy[1, jl, i],
+            syl[1, i],
             u[jl, i],
-            sy[2, jl, i],
+            syl[2, i],
             v[jl, i],
-            sy[3, jl, i],
+            syl[3, i],
             sidel,
         )
         hr, ur, vr, br = face_state(
             h[jr, i],
-            sy[0, jr, i],
+            syr[0, i],
             e[jr, i],
-            sy[1, jr, i],
+            syr[1, i],
             u[jr, i],
-            sy[2, jr, i],
+            syr[2, i],
             v[jr, i],
-            sy[3, jr, i],
+            syr[3, i],
             sider,
         )
         a, b, c, d = face_flux(hl, sgnl * vl, ul, bl, hr, sgnr * vr, ur, br, g)
@@ -198,15 +201,15 @@ def yfaces_row2(  # noqa: PLR0913 - a kernel: every array is an argument
 
 def xfaces_row2(j, h, e, u, v, sx, g, closed, fh, fnl, fnr, ft, lo, hi):
     """Fluxes across the faces lo..hi of row ``j`` (those of the cells [lo, hi)) and the
-    two edge faces; face i is west of cell i."""
+    two edge faces, ``sx`` the row's x slopes; face i is west of cell i."""
     nx = h.shape[1]
     for i in range(np.uint64(max(lo, 1)), np.uint64(min(hi + 1, nx))):
         k = i - U1
-        hl, ul, vl, bl = face_state(h[j, k], sx[0, j, k], e[j, k], sx[1, j, k],
-                                    u[j, k], sx[2, j, k], v[j, k], sx[3, j, k],
+        hl, ul, vl, bl = face_state(h[j, k], sx[0, k], e[j, k], sx[1, k],
+                                    u[j, k], sx[2, k], v[j, k], sx[3, k],
                                     1.0)  # fmt: skip
-        hr, ur, vr, br = face_state(h[j, i], sx[0, j, i], e[j, i], sx[1, j, i],
-                                    u[j, i], sx[2, j, i], v[j, i], sx[3, j, i], -1.0)  # fmt: skip
+        hr, ur, vr, br = face_state(h[j, i], sx[0, i], e[j, i], sx[1, i],
+                                    u[j, i], sx[2, i], v[j, i], sx[3, i], -1.0)  # fmt: skip
         a, bq, c, d = face_flux(hl, ul, vl, bl, hr, ur, vr, br, g)
         fh[i] = a
         fnl[i] = bq
@@ -214,16 +217,16 @@ def xfaces_row2(j, h, e, u, v, sx, g, closed, fh, fnl, fnr, ft, lo, hi):
         ft[i] = d
     sgn = -1.0 if closed else 1.0
     # Ghost cells: the edge cell's outer face state, mirrored (walls) or copied (open).
-    hw, uw, vw, bw = face_state(h[j, 0], sx[0, j, 0], e[j, 0], sx[1, j, 0],
-                                u[j, 0], sx[2, j, 0], v[j, 0], sx[3, j, 0], -1.0)  # fmt: skip
+    hw, uw, vw, bw = face_state(h[j, 0], sx[0, 0], e[j, 0], sx[1, 0],
+                                u[j, 0], sx[2, 0], v[j, 0], sx[3, 0], -1.0)  # fmt: skip
     a, bq, c, d = face_flux(hw, sgn * uw, vw, bw, hw, uw, vw, bw, g)
     fh[0] = a
     fnl[0] = bq
     fnr[0] = c
     ft[0] = d
     k = nx - 1
-    he, ue, ve, be = face_state(h[j, k], sx[0, j, k], e[j, k], sx[1, j, k],
-                                u[j, k], sx[2, j, k], v[j, k], sx[3, j, k], 1.0)  # fmt: skip
+    he, ue, ve, be = face_state(h[j, k], sx[0, k], e[j, k], sx[1, k],
+                                u[j, k], sx[2, k], v[j, k], sx[3, k], 1.0)  # fmt: skip
     a, bq, c, d = face_flux(he, ue, ve, be, he, sgn * ue, ve, be, g)
     fh[nx] = a
     fnl[nx] = bq
@@ -294,8 +297,7 @@ def update_row2(  # noqa: PLR0913 - a kernel: every array is an argument
         rate[i] = 0.0
     for i in range(np.uint64(lo), np.uint64(hi)):
         dh, dhu, dhv = cell_rhs2(
-            h[j, i], u[j, i], v[j, i], e[j, i], sx[0, j, i], sx[1, j, i], sy[0, j, i],
-            sy[1, j, i],
+            h[j, i], u[j, i], v[j, i], e[j, i], sx[0, i], sx[1, i], sy[0, i], sy[1, i],
             fx[0, i], fx[2, i], fx[3, i], fx[0, i + U1], fx[1, i + U1], fx[3, i + U1],
             fs[0, i], fs[2, i], fs[3, i], fn[0, i], fn[1, i], fn[3, i],
             idx, cnj, csj, tanrj, g,
@@ -327,21 +329,28 @@ def update_row2(  # noqa: PLR0913 - a kernel: every array is an argument
 
 
 def stage_rows(  # noqa: PLR0913
-    h, hu, hv, u, v, e, sx, sy, h0, hu0, hv0, oh, ohu, ohv, b, inv_dx, cn, cs, inv_dy, tanr,
-    sigma, params, maxh, arrival, eta0, t, final, work, chunkrate, span,
+    h, hu, hv, u, v, e, h0, hu0, hv0, oh, ohu, ohv, b, inv_dx, cn, cs, inv_dy, tanr,
+    sigma, params, maxh, arrival, eta0, t, final, work, chunkrate, ext, ext0, span,
 ):  # fmt: skip
-    """One Runge-Kutta stage on the CPU: each thread sweeps a band of rows, computing every
-    face flux once into row buffers (``work[c]``) and updating the row right away, over
-    each row's span of cells that may hold water (``span``, from :func:`slope_rows`)."""
+    """One Runge-Kutta stage on the CPU: each thread sweeps a band of rows, computing the
+    limited slopes of each row and every face flux once into row buffers (``work[c]``) and
+    updating the row right away, over each row's span of cells that may hold water
+    (:func:`row_span`, from the wet extents ``ext`` of this stage's state and ``ext0`` of
+    the step's start)."""
     g = params[0]
     eps = params[1]
     dt = params[2]
     manning = params[3]
     closed = params[4] > 0.5
     thr = params[5]
+    theta = params[6]
     sgn = -1.0 if closed else 1.0
     ny, nx = h.shape
     nchunks = chunkrate.shape[0]
+    for j in range(ny):
+        lo, hi = row_span(ext, ext0, j, nx, final)
+        span[j, 0] = lo
+        span[j, 1] = hi
     # Bands of equal work, not of equal rows: a row costs its span's width (plus a fixed
     # part for its edge faces and zeroed tails), and spans differ between land and sea.
     bounds = np.empty(nchunks + 1, dtype=np.int64)
@@ -367,27 +376,37 @@ def stage_rows(  # noqa: PLR0913
         fx = w[0:8]  # x faces (rows 0-3) and the stage's new row before friction (4-6)
         fs = w[8:12]
         fn = w[12:16]
+        sx = w[17:21]  # x slopes of row j
+        sy = w[21:25]  # y slopes of row j
+        syn = w[25:29]  # y slopes of row j + 1
         best = 0.0
         if j1 > j0:
             lo = span[j0, 0]
             hi = span[j0, 1]
+            yslopes_row(j0, h, e, u, v, eps, theta, lo, hi, sy)
             if j0 == 0:  # ghost row south of the domain
-                yfaces_row2(0, -1.0, sgn, 0, -1.0, 1.0, h, e, u, v, sy, g,
+                yfaces_row2(0, -1.0, sgn, 0, -1.0, 1.0, h, e, u, v, sy, sy, g,
                             fs[0], fs[1], fs[2], fs[3], lo, hi)  # fmt: skip
             else:
-                yfaces_row2(j0 - 1, 1.0, 1.0, j0, -1.0, 1.0, h, e, u, v, sy, g,
+                # Row j0 - 1's slopes (another band computes the same ones for itself).
+                yslopes_row(j0 - 1, h, e, u, v, eps, theta, span[j0 - 1, 0],
+                            span[j0 - 1, 1], syn)  # fmt: skip
+                yfaces_row2(j0 - 1, 1.0, 1.0, j0, -1.0, 1.0, h, e, u, v, syn, sy, g,
                             fs[0], fs[1], fs[2], fs[3], lo, hi)  # fmt: skip
         for j in range(j0, j1):
             lo = span[j, 0]
             hi = span[j, 1]
             # The faces north of row j serve row j now and row j + 1 next: both spans.
             if j + 1 < ny:
-                yfaces_row2(j, 1.0, 1.0, j + 1, -1.0, 1.0, h, e, u, v, sy, g,
+                yslopes_row(j + 1, h, e, u, v, eps, theta, span[j + 1, 0], span[j + 1, 1],
+                            syn)  # fmt: skip
+                yfaces_row2(j, 1.0, 1.0, j + 1, -1.0, 1.0, h, e, u, v, sy, syn, g,
                             fn[0], fn[1], fn[2], fn[3], min(lo, span[j + 1, 0]),
                             max(hi, span[j + 1, 1]))  # fmt: skip
             else:  # ghost row north of the domain
-                yfaces_row2(j, 1.0, 1.0, j, 1.0, sgn, h, e, u, v, sy, g,
+                yfaces_row2(j, 1.0, 1.0, j, 1.0, sgn, h, e, u, v, sy, sy, g,
                             fn[0], fn[1], fn[2], fn[3], lo, hi)  # fmt: skip
+            xslopes_row(j, h, e, u, v, eps, theta, lo, hi, sx)
             xfaces_row2(j, h, e, u, v, sx, g, closed, fx[0], fx[1], fx[2], fx[3], lo, hi)
             update_row2(
                 j, h, hu, hv, u, v, e, sx, sy, h0, hu0, hv0, oh, ohu, ohv, fx, fs, fn, sigma, b,
@@ -396,6 +415,7 @@ def stage_rows(  # noqa: PLR0913
             )  # fmt: skip
             best = max(best, row_max(w[16], nx))
             fs, fn = fn, fs
+            sy, syn = syn, sy
         chunkrate[c] = best
 
 
@@ -405,16 +425,13 @@ def advance2(  # noqa: PLR0913
 ):  # fmt: skip
     """Many second-order steps in one compiled call, with the stopping rules of
     :func:`~workflows.tsunami._scheme.advance`; the state stays in (h, hu, hv).
-    ``scratch``: (11, ny, nx) for u, v, eta and the x / y half-slopes; ``spans``: (3, ny, 2)
-    integers, the wet extents of the step's start and of its first stage, and the rows'
-    spans of cells to compute (:func:`row_span`)."""
+    ``scratch``: (3, ny, nx) for u, v and eta; ``spans``: (3, ny, 2) integers, the wet
+    extents of the step's start and of its first stage, and the rows' spans of cells to
+    compute (:func:`row_span`)."""
     eps = params[1]
-    theta = params[6]
     u = scratch[0]
     v = scratch[1]
     e = scratch[2]
-    sx = scratch[3:7]
-    sy = scratch[7:11]
     ext0 = spans[0]
     ext1 = spans[1]
     span = spans[2]
@@ -423,15 +440,13 @@ def advance2(  # noqa: PLR0913
         dt = min(cfl / rate, t_end - t)
         params[2] = dt
         prep_rows(h, hu, hv, b, eps, u, v, e, ext0)
-        slope_rows(h, e, u, v, eps, theta, sx, sy, ext0, ext0, False, span)
-        stage_rows(h, hu, hv, u, v, e, sx, sy, h, hu, hv, h1, hu1, hv1, b, inv_dx, cn, cs,
+        stage_rows(h, hu, hv, u, v, e, h, hu, hv, h1, hu1, hv1, b, inv_dx, cn, cs,
                    inv_dy, tanr, sigma, params, maxh, arrival, eta0, t, False, work,
-                   chunkrate, span)  # fmt: skip
+                   chunkrate, ext0, ext0, span)  # fmt: skip
         prep_rows(h1, hu1, hv1, b, eps, u, v, e, ext1)
-        slope_rows(h1, e, u, v, eps, theta, sx, sy, ext1, ext0, True, span)
-        stage_rows(h1, hu1, hv1, u, v, e, sx, sy, h, hu, hv, h, hu, hv, b, inv_dx, cn, cs,
+        stage_rows(h1, hu1, hv1, u, v, e, h, hu, hv, h, hu, hv, b, inv_dx, cn, cs,
                    inv_dy, tanr, sigma, params, maxh, arrival, eta0, t, True, work,
-                   chunkrate, span)  # fmt: skip
+                   chunkrate, ext1, ext0, span)  # fmt: skip
         t += dt
         n += 1
         r = chunkrate.max()
@@ -442,7 +457,7 @@ def advance2(  # noqa: PLR0913
 
 
 # --- The GPU form: one thread per cell, every value it needs recomputed from the state ------
-# The CPU passes above share u, v, eta and the slopes through scratch arrays; on the GPU a
+# The CPU passes above share u, v and eta through scratch arrays; on the GPU a
 # thread instead reads the 9-cell cross (two cells each way) around its cell, so a stage is
 # one kernel launch with no scratch. The arithmetic of every face and cell is the same.
 

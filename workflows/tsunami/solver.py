@@ -77,7 +77,8 @@ _CPU_KERNELS_2 = (
     "row_max",
     "prep_rows",
     "row_span",
-    "slope_rows",
+    "xslopes_row",
+    "yslopes_row",
     "yfaces_row2",
     "xfaces_row2",
     "update_row2",
@@ -375,11 +376,12 @@ class _CpuBackend:
         # One band of rows per thread, each with its own row buffers (velocities of two
         # rows, x faces, south and north faces, cell rates: 17 rows of nx + 1), allocated once.
         nbands = max(1, min(nbands, ny))
-        self.work = np.zeros((nbands, 17, nx + 1))
+        # Second order: 12 more rows, the x slopes of a row and the y slopes of two.
+        self.work = np.zeros((nbands, 17 if order == 1 else 29, nx + 1))
         self.chunkrate = np.zeros(nbands)
         self.rowrate = np.zeros(ny)
-        # Second order: u, v, eta and the x / y half-slopes of (h, eta, u, v), per cell.
-        self.scratch = np.zeros((11, ny, nx)) if order == 2 else None
+        # Second order: u, v and eta per cell (the slopes live in the row buffers).
+        self.scratch = np.zeros((3, ny, nx)) if order == 2 else None
         self.spans = np.zeros((3, ny, 2), dtype=np.int64)
 
     def initial_rate(self, eps: float, g: float) -> float:
