@@ -53,6 +53,7 @@ def _contents() -> dict[str, dict[str, Any]]:
         "pycompss.api.mpi": {"mpi": decorators.mpi},
         "pycompss.api.http": {"http": decorators.http},
         "pycompss.api.implement": {"implement": decorators.implement},
+        "pycompss.api.container": {"container": decorators.container},
         "pycompss.api.exceptions": {"COMPSsException": exceptions.COMPSsException},
         "pycompss.api.task_group": {"TaskGroup": api.TaskGroup},
         "pycompss.api.local": {"local": local},

@@ -18,6 +18,7 @@ from typing import Any
 
 from workflows.runtime.context import in_task
 from workflows.runtime.exceptions import TaskDefinitionError
+from workflows.runtime.execution import ENGINE_COMMANDS
 from workflows.runtime.implementations import register_alternative
 from workflows.runtime.model import POLICIES, Constraint, TaskSpec
 from workflows.runtime.parameter import IN, INOUT, Direction, Parameter, as_parameter
@@ -27,6 +28,7 @@ __all__ = [
     "task",
     "on_failure",
     "constraint",
+    "container",
     "binary",
     "mpi",
     "http",
@@ -119,7 +121,10 @@ def _apply_options(spec: TaskSpec, options: dict[str, Any]) -> None:
             spec.constraint = value
         elif key in ("binary", "mpi", "http"):
             spec.kind = key
-            spec.options = dict(value)
+            kept = {"container": spec.options["container"]} if "container" in spec.options else {}
+            spec.options = {**kept, **dict(value)}
+        elif key == "container":
+            spec.options["container"] = dict(value)
 
 
 def _pending(fn: Any) -> dict[str, Any]:
@@ -302,6 +307,25 @@ def binary(binary: str = "", **kwargs: Any) -> Any:
 
     def decorate(fn: Any) -> Any:
         return _add_option(fn, "binary", opts)
+
+    return decorate
+
+
+def container(engine: str = "", image: str = "", options: str = "") -> Any:
+    """``@container(engine="DOCKER" | "SINGULARITY" | "UDOCKER", image=..., options=...)``
+    with ``@binary`` / ``@mpi``: the program runs in the image (see
+    :func:`workflows.runtime.execution.container_prefix` for the command lines)."""
+    name = str(engine).upper()
+    if name not in ENGINE_COMMANDS:
+        raise TaskDefinitionError(
+            f"@container: engine {engine!r} is not one of {', '.join(ENGINE_COMMANDS)}"
+        )
+    if not image:
+        raise TaskDefinitionError("@container needs image=")
+    opts = {"engine": name, "image": str(image), "options": str(options or "")}
+
+    def decorate(fn: Any) -> Any:
+        return _add_option(fn, "container", opts)
 
     return decorate
 

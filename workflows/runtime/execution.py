@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ __all__ = [
     "failure",
     "bind_arguments",
     "build_command",
+    "container_prefix",
     "gpu_environment",
     "kill_process_group",
     "render_template",
@@ -86,6 +88,12 @@ def _exception_outcome(exc: BaseException, started: float) -> Outcome:
 def run_python(spec: TaskSpec, args: tuple, kwargs: dict, inout_names: tuple[str, ...]) -> Outcome:
     """Call the task function; never raises (a failure is an Outcome with ok=False)."""
     started = time.time()
+    if spec.options.get("container"):
+        return failure(
+            f"@container on the Python task {spec.name} is not supported yet (only on "
+            "@binary / @mpi tasks)",
+            started,
+        )
     try:
         with task_context():
             result = spec.fn(*args, **kwargs)
@@ -148,8 +156,37 @@ def stdio_files(spec: TaskSpec, args: tuple, kwargs: dict) -> dict[str, tuple[st
     return streams
 
 
+ENGINE_COMMANDS = {"DOCKER": "docker", "SINGULARITY": "singularity", "UDOCKER": "udocker"}
+
+
+def container_prefix(spec: TaskSpec) -> list[str]:
+    """What runs a ``@container`` task's program in its image, before the program's argv:
+
+    - DOCKER: ``docker run -i --rm -v CWD:CWD -w CWD OPTIONS IMAGE`` (the working directory
+      mounted at the same path, so file arguments resolve inside);
+    - SINGULARITY: ``singularity exec OPTIONS IMAGE`` (the host's file system is visible);
+    - UDOCKER: ``udocker run -v CWD:CWD -w CWD OPTIONS IMAGE``.
+
+    Empty for a task without ``@container``."""
+    box = spec.options.get("container")
+    if not box:
+        return []
+    engine = box["engine"]
+    command = ENGINE_COMMANDS[engine]
+    options = shlex.split(box.get("options") or "")
+    cwd = os.path.abspath(spec.options.get("working_dir") or os.getcwd())
+    if engine == "DOCKER":
+        return [command, "run", "-i", "--rm", "-v", f"{cwd}:{cwd}", "-w", cwd, *options,
+                box["image"]]  # fmt: skip
+    if engine == "SINGULARITY":
+        return [command, "exec", *options, box["image"]]
+    return [command, "run", "-v", f"{cwd}:{cwd}", "-w", cwd, *options, box["image"]]
+
+
 def build_command(spec: TaskSpec, args: tuple, kwargs: dict) -> list[str]:
-    """argv of a ``@binary`` / ``@mpi`` task (never through a shell)."""
+    """argv of a ``@binary`` / ``@mpi`` task (never through a shell); with ``@container``,
+    the program runs in the image (each MPI rank in its own container, as with
+    ``mpirun -np N singularity exec IMAGE prog``)."""
     opts = spec.options
     if "args" in opts and opts["args"]:
         params = [str(v) for v in shlex.split(str(opts["args"]))]
@@ -157,7 +194,7 @@ def build_command(spec: TaskSpec, args: tuple, kwargs: dict) -> list[str]:
         argv_tail = [render_template(p, bound) for p in params]
     else:
         argv_tail = _argv_values(spec, args, kwargs)
-    program = shlex.split(str(opts["binary"]))
+    program = container_prefix(spec) + shlex.split(str(opts["binary"]))
     if spec.kind == "mpi":
         runner = str(opts.get("runner", "mpirun"))
         flag = "-n" if os.path.basename(runner) == "srun" else "-np"
@@ -205,6 +242,13 @@ def run_command(
         argv = build_command(spec, args, kwargs)
     except Exception as exc:  # noqa: BLE001
         return _exception_outcome(exc, started)
+    box = spec.options.get("container")
+    if box and shutil.which(ENGINE_COMMANDS[box["engine"]]) is None:
+        return failure(
+            f"@container: the {box['engine']} engine ('{ENGINE_COMMANDS[box['engine']]}') "
+            "is not on PATH here",
+            started,
+        )
     workdir = spec.options.get("working_dir") or None
     with contextlib.ExitStack() as files:
         try:
