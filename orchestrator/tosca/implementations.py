@@ -104,17 +104,17 @@ def implementation_problem(impl: Implementation, template_dir: Path | str | None
         if not dep or impl.locate(dep, template_dir) is None:
             looked = ", ".join(dict.fromkeys(str(b) for b in (impl.base_dir, template_dir) if b))
             return f"dependency '{dep}' of '{primary}' not found (looked in {looked})"
+    found = impl.locate(primary, template_dir)
+    if found is not None and found.is_file():
+        return None
+    path = Path(primary)
+    if path.is_absolute():
+        return f"playbook '{primary}' not found (nor from the template's root directory)"
     # Deferred: the playbooks package only when a bundled playbook is looked up.
     from playbooks import PLAYBOOKS_DIR
 
-    path = Path(primary)
-    if path.is_absolute():
-        csar_root = Path(template_dir) / primary.lstrip("/") if template_dir else None
-        if path.is_file() or (csar_root is not None and csar_root.is_file()):
-            return None
-        return f"playbook '{primary}' not found (nor from the template's root directory)"
-    bases = [b for b in (impl.base_dir, template_dir) if b] + [PLAYBOOKS_DIR]
-    if any((Path(b) / path).is_file() for b in bases):
+    if (PLAYBOOKS_DIR / path).is_file():
         return None
+    bases = [b for b in (impl.base_dir, template_dir) if b] + [PLAYBOOKS_DIR]
     tried = ", ".join(dict.fromkeys(str(Path(b)) for b in bases))
     return f"playbook '{primary}' not found (looked in {tried})"

@@ -118,7 +118,7 @@ class Parameter:
 IN = Parameter()
 OUT = Parameter(direction=Direction.OUT)
 INOUT = Parameter(direction=Direction.INOUT)
-# CONCURRENT and COMMUTATIVE are run in submission order (a stricter, always correct schedule).
+# CONCURRENT and COMMUTATIVE: see workflows.runtime.core._Data for their scheduling.
 CONCURRENT = Parameter(direction=Direction.CONCURRENT)
 COMMUTATIVE = Parameter(direction=Direction.COMMUTATIVE)
 IN_DELETE = Parameter(direction=Direction.IN_DELETE)

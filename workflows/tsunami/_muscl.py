@@ -471,7 +471,8 @@ def cell_values(h, hu, hv, b, j, i, eps):
 
 def cross_slopes(h, hu, hv, b, j, i, dj, di, eps, theta):
     """Half-slopes (h, eta, u, v) of cell (j, i) along (dj, di) (one of them 1), as
-    :func:`slope_rows` computes them: zero on the grid's edges and next to dry cells."""
+    :func:`xslopes_row` / :func:`yslopes_row` compute them: zero on the grid's edges and
+    next to dry cells."""
     ny, nx = h.shape
     inside = j - dj >= 0 and i - di >= 0 and j + dj < ny and i + di < nx
     if not inside:

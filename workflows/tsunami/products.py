@@ -79,10 +79,10 @@ def _coastlines(bathy: Any) -> list[np.ndarray]:
     return sorted(lines, key=len, reverse=True)
 
 
-def _along(xy: np.ndarray, spacing_deg: float, mid_lat: float) -> np.ndarray:
-    """Points every ``spacing_deg`` (of latitude, longitudes scaled by cos(lat)) along a
+def _along(xy: np.ndarray, spacing_deg: float, coslat: float) -> np.ndarray:
+    """Points every ``spacing_deg`` (of latitude, longitudes scaled by ``coslat``) along a
     polyline, its first point included."""
-    scale = np.array([math.cos(math.radians(mid_lat)), 1.0])
+    scale = np.array([coslat, 1.0])
     seg = np.linalg.norm(np.diff(xy, axis=0) * scale, axis=1)
     dist = np.concatenate([[0.0], np.cumsum(seg)])
     at = np.arange(0.0, dist[-1] + 1e-12, spacing_deg)
@@ -103,7 +103,7 @@ def coastal_points(bathy: Any, depth_m: float = 20.0, every: int = 4,
     lat = np.asarray(bathy.lat, float)
     z = np.asarray(bathy.z, float)
     dy = abs(float(lat[1] - lat[0])) if len(lat) > 1 else 1.0
-    mid_lat = float(np.mean(lat))
+    coslat = math.cos(math.radians(float(np.mean(lat))))
     deep_j, deep_i = np.nonzero(-z >= depth_m)
     reach = 4 * every
     out_lon: list[float] = []
@@ -115,14 +115,14 @@ def coastal_points(bathy: Any, depth_m: float = 20.0, every: int = 4,
         if len(line) < 3:  # a speck of one cell: no coast to warn
             continue
         n = 0
-        for x, y in _along(line, every * dy, mid_lat):
+        for x, y in _along(line, every * dy, coslat):
             j = int(np.clip(np.searchsorted(lat, y), 0, len(lat) - 1))
             i = int(np.clip(np.searchsorted(lon, x), 0, len(lon) - 1))
             near = (np.abs(deep_j - j) <= reach) & (np.abs(deep_i - i) <= reach)
             if not near.any():
                 continue
             cj, ci = deep_j[near], deep_i[near]
-            dist = ((lon[ci] - x) * math.cos(math.radians(mid_lat))) ** 2 + (lat[cj] - y) ** 2
+            dist = ((lon[ci] - x) * coslat) ** 2 + (lat[cj] - y) ** 2
             k = int(np.argmin(dist))
             cell = (int(cj[k]), int(ci[k]))
             if cell in taken:
